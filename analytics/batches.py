@@ -1,0 +1,228 @@
+"""Import batches in the store: load one validated file in one transaction, replace, roll back, history.
+
+Every function that writes takes a Connection inside the caller's transaction, so a file
+is loaded whole or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from analytics import store
+from analytics.nomenclature import TOTAL_CODE
+
+ACTIVE, ROLLED_BACK = "actif", "annule"
+
+
+class BatchConflict(Exception):
+    """Rows already loaded by other batches; `--replace` was not asked for."""
+
+    def __init__(self, message: str, conflicts: pl.DataFrame):
+        self.conflicts = conflicts
+        super().__init__(message)
+
+
+class RollbackRefused(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class BatchMeta:
+    kind: str
+    source: str
+    file_name: str
+    content_hash: str
+    author: str
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def known_services(conn: Connection) -> pl.DataFrame:
+    rows = conn.execute(sa.select(store.service.c.code, store.service.c.departement)).all()
+    return pl.DataFrame(rows, schema={"code": pl.String, "departement": pl.String}, orient="row")
+
+
+def find_active_by_hash(conn: Connection, content_hash: str, kind: str) -> int | None:
+    b = store.import_batch
+    return conn.execute(
+        sa.select(b.c.id).where(b.c.content_hash == content_hash, b.c.kind == kind, b.c.status == ACTIVE).order_by(b.c.id)
+    ).scalar()
+
+
+def _upsert_services(conn: Connection, services: pl.DataFrame) -> None:
+    existing = {r.code: r for r in conn.execute(sa.select(store.service)).all()}
+    new, updates = [], []
+    for s in services.iter_rows(named=True):
+        if s["service"] not in existing:
+            new.append({"code": s["service"], "libelle": s["libelle"], "type_service": s["type_service"], "departement": s["departement"]})
+        else:
+            old = existing[s["service"]]
+            libelle = s["libelle"] or old.libelle
+            type_service = s["type_service"] or old.type_service
+            if (libelle, type_service) != (old.libelle, old.type_service):
+                updates.append({"c": s["service"], "libelle": libelle, "type_service": type_service})
+    if new:
+        conn.execute(sa.insert(store.service), new)
+    if updates:
+        svc = store.service
+        conn.execute(sa.update(svc).where(svc.c.code == sa.bindparam("c")).values(
+            libelle=sa.bindparam("libelle"), type_service=sa.bindparam("type_service")), updates)
+
+
+def _bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Fast path per dialect: COPY on PostgreSQL, executemany on the DBAPI cursor elsewhere."""
+    cols = frame.columns
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in cols) if conn.dialect.paramstyle == "qmark" else ", ".join(f":{c}" for c in cols)
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})"
+    step = 200_000
+    for start in range(0, frame.height, step):
+        conn.exec_driver_sql(sql, list(frame.slice(start, step).iter_rows()))
+
+
+def _new_batch(conn: Connection, meta: BatchMeta, rows: int, services: int, periods: list[str]) -> int:
+    result = conn.execute(
+        sa.insert(store.import_batch).values(
+            kind=meta.kind, source=meta.source, file_name=meta.file_name[:255], content_hash=meta.content_hash,
+            author=meta.author[:120], created_at=now(), row_count=rows, service_count=services,
+            period_min=min(periods) if periods else None, period_max=max(periods) if periods else None,
+            period_count=len(periods), replaced_count=0, status=ACTIVE,
+        ).returning(store.import_batch.c.id)
+    )
+    return int(result.scalar_one())
+
+
+def _summary(keys: pl.DataFrame, key_cols: tuple[str, str], unit: str) -> str:
+    a, b = key_cols
+    by_first = keys.group_by(a).agg(pl.col(b).n_unique().alias("n")).sort(a)
+    parts = [f"{r[a]} ({r['n']} {unit})" for r in by_first.iter_rows(named=True)]
+    head = ", ".join(parts[:12])
+    return head + (f", … et {len(parts) - 12} autres" if len(parts) > 12 else "")
+
+
+def load_aggregates(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
+    """Insert one validated file of aggregates. Returns (batch id, replaced service-months, summary)."""
+    agg = store.aggregate
+    months = rows.select("periode", "service").unique()
+    periods = months["periode"].unique().sort().to_list()
+    existing = pl.DataFrame(
+        conn.execute(
+            sa.select(agg.c.periode, agg.c.service, agg.c.batch_id).where(
+                agg.c.dimension == TOTAL_CODE, agg.c.modalite == TOTAL_CODE,
+                agg.c.periode.between(periods[0], periods[-1]))
+        ).all(),
+        schema={"periode": pl.String, "service": pl.String, "batch_id": pl.Int64}, orient="row",
+    )
+    conflicts = months.join(existing, on=["periode", "service"]).sort("periode", "service")
+    summary = ""
+    if conflicts.height:
+        summary = f"{conflicts.height} mois-services remplacés : " + _summary(conflicts, ("periode", "service"), "services")
+        if not replace:
+            raise BatchConflict(
+                f"{conflicts.height} mois-services de ce fichier sont déjà chargés (lots "
+                f"{', '.join(str(b) for b in conflicts['batch_id'].unique().sort().to_list())}) : "
+                + _summary(conflicts, ("periode", "service"), "services")
+                + ". Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
+                conflicts,
+            )
+    _upsert_services(conn, services)
+    batch_id = _new_batch(conn, meta, rows.height, months["service"].n_unique(), periods)
+    if conflicts.height:
+        keys = [{"p": p, "s": s, "b": batch_id} for p, s in conflicts.select("periode", "service").iter_rows()]
+        conn.execute(sa.text(
+            "INSERT INTO aggregate_replaced (replaced_by, batch_id, periode, service, dimension, modalite, effectif) "
+            "SELECT :b, batch_id, periode, service, dimension, modalite, effectif FROM aggregate "
+            "WHERE periode = :p AND service = :s"), keys)
+        conn.execute(sa.text("DELETE FROM aggregate WHERE periode = :p AND service = :s"), [{"p": k["p"], "s": k["s"]} for k in keys])
+        conn.execute(sa.update(store.import_batch).where(store.import_batch.c.id == batch_id).values(
+            replaced_count=conflicts.height, replaced_summary=summary))
+    _bulk_insert(conn, agg, rows.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
+    return batch_id, conflicts.height, summary
+
+
+def load_headcounts(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
+    hc = store.headcount
+    years = sorted(rows["annee"].unique().to_list())
+    existing = pl.DataFrame(
+        conn.execute(sa.select(hc.c.service, hc.c.annee, hc.c.batch_id).where(hc.c.annee.in_(years))).all(),
+        schema={"service": pl.String, "annee": pl.Int64, "batch_id": pl.Int64}, orient="row",
+    )
+    conflicts = rows.select("service", "annee").join(existing, on=["service", "annee"]).sort("annee", "service")
+    summary = ""
+    if conflicts.height:
+        summary = f"{conflicts.height} effectifs annuels remplacés : " + _summary(conflicts, ("annee", "service"), "services")
+        if not replace:
+            raise BatchConflict(
+                f"{conflicts.height} effectifs (service, année) de ce fichier sont déjà chargés : "
+                + _summary(conflicts, ("annee", "service"), "services")
+                + ". Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
+                conflicts,
+            )
+    _upsert_services(conn, services)
+    batch_id = _new_batch(conn, meta, rows.height, rows["service"].n_unique(), [str(y) for y in years])
+    if conflicts.height:
+        keys = [{"s": s, "a": a, "b": batch_id} for s, a in conflicts.select("service", "annee").iter_rows()]
+        conn.execute(sa.text(
+            "INSERT INTO headcount_replaced (replaced_by, batch_id, service, annee, effectif_agents) "
+            "SELECT :b, batch_id, service, annee, effectif_agents FROM headcount WHERE service = :s AND annee = :a"), keys)
+        conn.execute(sa.text("DELETE FROM headcount WHERE service = :s AND annee = :a"), [{"s": k["s"], "a": k["a"]} for k in keys])
+        conn.execute(sa.update(store.import_batch).where(store.import_batch.c.id == batch_id).values(
+            replaced_count=conflicts.height, replaced_summary=summary))
+    _bulk_insert(conn, hc, rows.select("service", "annee", "effectif_agents").with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
+    return batch_id, conflicts.height, summary
+
+
+def rollback(engine: Engine, batch_id: int, author: str) -> str:
+    """Undo an active batch: delete its rows and restore what it replaced. One transaction."""
+    b = store.import_batch
+    with engine.begin() as conn:
+        batch = conn.execute(sa.select(b).where(b.c.id == batch_id)).first()
+        if batch is None:
+            raise RollbackRefused(f"lot {batch_id} introuvable")
+        if batch.status != ACTIVE:
+            raise RollbackRefused(f"le lot {batch_id} est déjà annulé")
+        live, archive = (
+            (store.aggregate, store.aggregate_replaced) if batch.kind == "agregats" else (store.headcount, store.headcount_replaced)
+        )
+        later = conn.execute(
+            sa.select(archive.c.replaced_by).where(archive.c.batch_id == batch_id).distinct().order_by(archive.c.replaced_by)
+        ).scalars().all()
+        if later:
+            raise RollbackRefused(
+                f"des données du lot {batch_id} ont été remplacées par le lot {', '.join(map(str, later))} : annulez d'abord ce lot"
+            )
+        deleted = conn.execute(sa.delete(live).where(live.c.batch_id == batch_id)).rowcount
+        cols = [c.name for c in live.columns]
+        restore = sa.select(*[archive.c[c] for c in cols]).where(archive.c.replaced_by == batch_id)
+        restored = conn.execute(sa.insert(live).from_select(cols, restore)).rowcount
+        conn.execute(sa.delete(archive).where(archive.c.replaced_by == batch_id))
+        conn.execute(sa.update(b).where(b.c.id == batch_id).values(status=ROLLED_BACK, rolled_back_at=now(), rolled_back_by=author[:120]))
+    message = f"Lot {batch_id} annulé : {deleted} lignes retirées"
+    return message + (f", {restored} lignes antérieures rétablies." if restored else ".")
+
+
+def history(engine: Engine) -> pl.DataFrame:
+    b = store.import_batch
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(b).order_by(b.c.id.desc())).mappings().all()
+    return pl.DataFrame([dict(r) for r in rows], schema=HISTORY_SCHEMA, orient="row")
+
+
+HISTORY_SCHEMA = {
+    "id": pl.Int64, "kind": pl.String, "source": pl.String, "file_name": pl.String, "content_hash": pl.String,
+    "author": pl.String, "created_at": pl.Datetime("us", "UTC"), "row_count": pl.Int64, "service_count": pl.Int64,
+    "period_min": pl.String, "period_max": pl.String, "period_count": pl.Int64, "replaced_count": pl.Int64,
+    "replaced_summary": pl.String, "status": pl.String, "rolled_back_at": pl.Datetime("us", "UTC"), "rolled_back_by": pl.String,
+}

@@ -1,0 +1,189 @@
+"""`python -m analytics <command>`: English command names, French messages.
+
+Exit codes: 0 success, 1 input refused, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from analytics.nomenclature import NomenclatureError
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+
+
+class FrenchParser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own exit code for usage errors is 2: keep it
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog} : erreur d'utilisation : {message}\n")
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _progress(fraction: float, label: str) -> None:
+    _err(f"  [{int(fraction * 100):3d} %] {label}")
+
+
+def default_author() -> str:
+    try:
+        return os.environ.get("VIGIE_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "inconnu"
+
+
+def cmd_import(args) -> int:
+    from analytics.ingest import import_path, issues_csv
+    from analytics.nomenclature import default_nomenclature
+    from analytics.store import get_engine
+
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        _err(f"Fichier introuvable : {', '.join(missing)}")
+        return EXIT_USAGE
+    engine, nomenclature = get_engine(), default_nomenclature()
+    code = EXIT_OK
+    for path in args.files:
+        _err(f"Import de {path}")
+        report = import_path(path, engine, nomenclature, replace=args.replace, author=args.author, progress=_progress)
+        if report.ok:
+            print(report.message)
+            continue
+        code = EXIT_REFUSED
+        _err(report.message)
+        for line in report.issue_lines(limit=args.max_errors):
+            _err(f"  - {line}")
+        if report.issues.height > args.max_errors:
+            _err(f"  … et {report.issues.height - args.max_errors} autres erreurs (--errors-csv pour la liste complète)")
+        if args.errors_csv:
+            Path(args.errors_csv).write_bytes(issues_csv(report))
+            _err(f"Rapport d'erreurs écrit dans {args.errors_csv}")
+    return code
+
+
+def cmd_history(args) -> int:
+    from analytics.batches import history
+    from analytics.store import get_engine
+
+    frame = history(get_engine())
+    if frame.is_empty():
+        print("Aucun import.")
+        return EXIT_OK
+    for r in frame.iter_rows(named=True):
+        periods = r["period_min"] if r["period_min"] == r["period_max"] else f"{r['period_min']} à {r['period_max']}"
+        print(f"lot {r['id']:>4}  {r['created_at']:%d/%m/%Y %H:%M}  {r['status']:<6}  {r['kind']:<9}  {r['row_count']:>9} lignes  "
+              f"{periods:<18}  {r['file_name']}  ({r['author']}, {r['content_hash'][:12]})")
+    return EXIT_OK
+
+
+def cmd_rollback(args) -> int:
+    from analytics.batches import RollbackRefused, rollback
+    from analytics.store import get_engine
+
+    try:
+        print(rollback(get_engine(), args.batch, args.author))
+    except RollbackRefused as refused:
+        _err(f"Annulation refusée : {refused}")
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from analytics.demo_loader import load_demo, write_demo
+
+    if args.output:
+        for path in write_demo(Path(args.output), years=args.years, seed=args.seed, end=args.end):
+            print(f"Écrit : {path}")
+        return EXIT_OK
+    reports = load_demo(years=args.years, seed=args.seed, end=args.end, author=args.author, replace=args.replace, progress=_progress)
+    code = EXIT_OK
+    for report in reports:
+        (print if report.ok else _err)(report.message)
+        for line in report.issue_lines(limit=20):
+            _err(f"  - {line}")
+        code = code if report.ok else EXIT_REFUSED
+    return code
+
+
+def cmd_serve(args) -> int:
+    from analytics.demo_loader import ensure_demo_loaded
+
+    loaded = ensure_demo_loaded(progress=_progress)
+    if loaded:
+        _err("Base vide : données fictives de démonstration chargées.")
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+            "--browser.gatherUsageStats", "false"]
+    if args.headless:
+        argv += ["--server.headless", "true"]
+    os.execv(sys.executable, argv)
+    return EXIT_OK  # not reached
+
+
+def cmd_bench(args) -> int:
+    from analytics.bench import run_bench
+
+    return run_bench(as_json=args.json, rows=args.rows)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = FrenchParser(prog="python -m analytics", description="Vigie : observatoire statistique et veille RPS du service social.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=FrenchParser)
+    sub.required = True
+
+    p = sub.add_parser("import", help="importer un ou plusieurs fichiers d'agrégats ou d'effectifs (CSV, XLSX, Parquet)")
+    p.add_argument("files", nargs="+", metavar="FICHIER")
+    p.add_argument("--replace", action="store_true", help="remplacer les mois-services déjà chargés par ceux du fichier")
+    p.add_argument("--author", default=default_author(), help="auteur de l'import (par défaut : l'utilisateur système)")
+    p.add_argument("--errors-csv", metavar="SORTIE.csv", help="écrire le rapport d'erreurs complet en CSV")
+    p.add_argument("--max-errors", type=int, default=50, help="nombre d'erreurs affichées (50 par défaut)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("history", help="historique des imports")
+    p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("rollback", help="annuler un lot d'import")
+    p.add_argument("batch", type=int, metavar="LOT")
+    p.add_argument("--author", default=default_author())
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("demo", help="générer et importer les données fictives de démonstration")
+    p.add_argument("--years", type=int, default=5, help="nombre d'années (5 par défaut)")
+    p.add_argument("--seed", type=int, default=2026, help="graine aléatoire (2026 par défaut)")
+    p.add_argument("--end", metavar="AAAA-MM", help="dernier mois (par défaut : le dernier mois complet)")
+    p.add_argument("--output", metavar="DOSSIER", help="écrire les fichiers CSV au lieu de les importer")
+    p.add_argument("--replace", action="store_true", help="remplacer des données déjà chargées")
+    p.add_argument("--author", default="démonstration")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="préparer la base (démo si vide) et lancer l'application")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--headless", action="store_true", help="ne pas ouvrir de navigateur")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("bench", help="mesures de performance")
+    p.add_argument("--json", action="store_true", help="sortie JSON")
+    p.add_argument("--rows", type=int, default=1_000_000, help="taille du fichier d'import mesuré (1 000 000 par défaut)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "years", 1) is not None and getattr(args, "years", 1) < 1:
+        _err("--years doit être au moins 1")
+        return EXIT_USAGE
+    end = getattr(args, "end", None)
+    if end is not None and not (len(end) == 7 and end[4] == "-" and end[:4].isdigit() and end[5:].isdigit() and 1 <= int(end[5:]) <= 12):
+        _err(f"--end attend un mois AAAA-MM, pas « {end} »")
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except NomenclatureError as exc:
+        _err(str(exc))
+        return EXIT_REFUSED

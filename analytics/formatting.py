@@ -1,0 +1,39 @@
+"""French number and date formats (1 234 ; 12,5 % ; janv. 2025), shared by app, reports and CLI."""
+
+from __future__ import annotations
+
+NNBSP = "\u202f"  # narrow no-break space: the French thousands separator
+MONTHS = ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc.")
+
+
+def fr_int(n: int | float) -> str:
+    return f"{int(round(n)):,}".replace(",", NNBSP)
+
+
+def fr_float(x: float, digits: int = 1) -> str:
+    text = f"{x:,.{digits}f}"
+    return text.replace(",", NNBSP).replace(".", ",")
+
+
+def fr_pct(x: float, digits: int = 1) -> str:
+    """0.125 -> '12,5 %'."""
+    return f"{fr_float(100 * x, digits)}\u00a0%"
+
+
+def plural(n: int, word: str, plural_word: str | None = None) -> str:
+    return f"{fr_int(n)} {word if abs(n) < 2 else (plural_word or word + 's')}"
+
+
+def fr_month(periode: str) -> str:
+    """'2025-03' -> 'mars 2025'."""
+    year, month = periode.split("-")
+    return f"{MONTHS[int(month) - 1]} {year}"
+
+
+def fr_period_range(periods: list[str]) -> str:
+    if not periods:
+        return "aucune période"
+    first, last = min(periods), max(periods)
+    if len(first) == 7:
+        first, last = fr_month(first), fr_month(last)
+    return first if first == last else f"{first} à {last}"

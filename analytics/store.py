@@ -1,0 +1,145 @@
+"""The store of raw aggregates (SQLAlchemy Core; SQLite by default, PostgreSQL in production).
+
+Raw values never leave this module except towards ingest (writing) and disclosure
+(computing a publication). Pages, charts and reports never import it (import-linter).
+The schema is owned by Alembic (analytics/migrations); `metadata` mirrors it for queries.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+metadata = sa.MetaData()
+
+import_batch = sa.Table(
+    "import_batch",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # agregats | effectifs
+    sa.Column("source", sa.String(20), nullable=False),  # fichier | demo
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("author", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("service_count", sa.Integer, nullable=False),
+    sa.Column("period_min", sa.String(7)),
+    sa.Column("period_max", sa.String(7)),
+    sa.Column("period_count", sa.Integer, nullable=False),
+    sa.Column("replaced_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("replaced_summary", sa.Text),
+    sa.Column("status", sa.String(12), nullable=False),  # actif | annule
+    sa.Column("rolled_back_at", sa.DateTime(timezone=True)),
+    sa.Column("rolled_back_by", sa.String(120)),
+)
+
+service = sa.Table(
+    "service",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("libelle", sa.String(255)),
+    sa.Column("type_service", sa.String(64)),
+    sa.Column("departement", sa.String(3), nullable=False),
+)
+
+aggregate = sa.Table(
+    "aggregate",
+    metadata,
+    sa.Column("periode", sa.String(7), primary_key=True),
+    sa.Column("service", sa.String(64), primary_key=True),
+    sa.Column("dimension", sa.String(40), primary_key=True),
+    sa.Column("modalite", sa.String(64), primary_key=True),
+    sa.Column("effectif", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+)
+
+# Rows a later batch replaced (`--replace`), kept so that rolling that batch back restores them.
+aggregate_replaced = sa.Table(
+    "aggregate_replaced",
+    metadata,
+    sa.Column("replaced_by", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+    sa.Column("periode", sa.String(7), nullable=False),
+    sa.Column("service", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(40), nullable=False),
+    sa.Column("modalite", sa.String(64), nullable=False),
+    sa.Column("effectif", sa.Integer, nullable=False),
+)
+
+headcount = sa.Table(
+    "headcount",
+    metadata,
+    sa.Column("service", sa.String(64), primary_key=True),
+    sa.Column("annee", sa.Integer, primary_key=True),
+    sa.Column("effectif_agents", sa.Integer, nullable=False),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+)
+
+headcount_replaced = sa.Table(
+    "headcount_replaced",
+    metadata,
+    sa.Column("replaced_by", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+    sa.Column("batch_id", sa.Integer, sa.ForeignKey("import_batch.id"), nullable=False, index=True),
+    sa.Column("service", sa.String(64), nullable=False),
+    sa.Column("annee", sa.Integer, nullable=False),
+    sa.Column("effectif_agents", sa.Integer, nullable=False),
+)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")  # readers (the app) never block the importer
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def alembic_config(engine: Engine):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the latest Alembic revision (idempotent)."""
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+def get_engine() -> Engine:
+    """The deployment's engine, migrated to head (one per URL per process)."""
+    from analytics.settings import get_settings
+
+    return _engine_for(get_settings().database_url)

@@ -1,0 +1,131 @@
+"""The store's schema: Alembic owns it, `analytics.store.metadata` mirrors it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from analytics import store
+
+EXPECTED_TABLES = set(store.metadata.tables)
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def _current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def _head(engine: sa.Engine) -> str | None:
+    return ScriptDirectory.from_config(store.alembic_config(engine)).get_current_head()
+
+
+def _schema_diff(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), store.metadata)
+
+
+def _run_alembic(engine: sa.Engine, fn, revision: str) -> None:
+    """Same hand-over as `store.upgrade`: Alembic runs on our connection, in one transaction."""
+    cfg = store.alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        fn(cfg, revision)
+
+
+def test_metadata_declares_the_expected_tables():
+    assert EXPECTED_TABLES == {
+        "import_batch", "service", "aggregate", "aggregate_replaced", "headcount", "headcount_replaced",
+    }
+
+
+def test_upgrade_creates_every_table(engine):
+    assert EXPECTED_TABLES <= _tables(engine)
+    assert _tables(engine) - EXPECTED_TABLES == {"alembic_version"}
+    assert _current_revision(engine) == _head(engine)
+
+
+def test_upgrade_is_idempotent(engine):
+    store.upgrade(engine)
+    store.upgrade(engine)
+    assert _tables(engine) == EXPECTED_TABLES | {"alembic_version"}
+    assert _current_revision(engine) == _head(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+
+
+def test_alembic_head_matches_metadata(engine):
+    diff = _schema_diff(engine)
+    assert diff == [], f"migrations and analytics.store.metadata differ: {diff}"
+
+
+def test_schema_is_usable(engine):
+    """A batch, its aggregates and headcounts round-trip; FK and server defaults are in place."""
+    import datetime as dt
+
+    with engine.begin() as conn:
+        batch_id = conn.execute(
+            store.import_batch.insert().returning(store.import_batch.c.id),
+            dict(kind="agregats", source="demo", file_name="f.csv", content_hash="h" * 64, author="test",
+                 created_at=dt.datetime.now(dt.timezone.utc), row_count=1, service_count=1, period_count=1,
+                 status="actif"),
+        ).scalar_one()
+        conn.execute(store.service.insert(), dict(code="S1", departement="75"))
+        conn.execute(store.aggregate.insert(), dict(periode="2025-01", service="S1", dimension="d",
+                                                    modalite="m", effectif=3, batch_id=batch_id))
+        conn.execute(store.headcount.insert(), dict(service="S1", annee=2025, effectif_agents=12,
+                                                    batch_id=batch_id))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(store.import_batch.c.replaced_count)).scalar_one() == 0
+        assert conn.execute(sa.select(sa.func.sum(store.aggregate.c.effectif))).scalar_one() == 3
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(store.headcount.insert(), dict(service="S2", annee=2025, effectif_agents=1, batch_id=999))
+
+
+def test_downgrade_to_base_then_upgrade(engine):
+    _run_alembic(engine, command.downgrade, "base")
+    assert _tables(engine) & EXPECTED_TABLES == set()
+    assert _current_revision(engine) is None
+
+    store.upgrade(engine)
+    assert EXPECTED_TABLES <= _tables(engine)
+    assert _current_revision(engine) == _head(engine)
+    assert _schema_diff(engine) == []
+
+
+def test_get_engine_honours_database_url(db_url, monkeypatch, tmp_path):
+    data_dir = tmp_path / "data-dir"
+    monkeypatch.setenv("VIGIE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("VIGIE_DATABASE_URL", db_url)
+    engine = store.get_engine()
+    try:
+        assert engine.url.render_as_string(hide_password=False) == db_url
+        assert store.get_engine() is engine  # one engine per URL per process
+        assert EXPECTED_TABLES <= _tables(engine)
+        assert _current_revision(engine) == _head(engine)
+        assert not (data_dir / "vigie.sqlite").exists()  # the default SQLite file is never created
+    finally:
+        engine.dispose()
+
+
+def test_get_engine_defaults_to_sqlite_in_data_dir(monkeypatch, tmp_path: Path):
+    data_dir = tmp_path / "not" / "yet" / "there"
+    monkeypatch.setenv("VIGIE_DATA_DIR", str(data_dir))
+    engine = store.get_engine()
+    try:
+        assert engine.dialect.name == "sqlite"
+        assert Path(engine.url.database) == (data_dir / "vigie.sqlite").resolve()
+        assert (data_dir / "vigie.sqlite").is_file()
+        assert EXPECTED_TABLES <= _tables(engine)
+        assert _current_revision(engine) == _head(engine)
+    finally:
+        engine.dispose()
