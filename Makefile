@@ -18,6 +18,7 @@ run: $(VENV)/.installed
 	$(PY) -m analytics serve --port $(PORT)
 
 test: $(VENV)/.installed
+	bash .ci/system-packages
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -13,7 +13,14 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-metadata = sa.MetaData()
+# Named constraints: SQLite migrations (batch mode) can only alter constraints that have a name.
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+})
 
 import_batch = sa.Table(
     "import_batch",
@@ -117,7 +124,8 @@ def alembic_config(engine: Engine):
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser treats % as interpolation: escape it (URL-encoded passwords contain %XX).
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
 
 
@@ -126,6 +134,16 @@ def upgrade(engine: Engine) -> None:
     from alembic import command
 
     cfg = alembic_config(engine)
+    if engine.dialect.name == "sqlite":
+        # Batch migrations rebuild tables by copy and drop: referencing rows must not cascade
+        # or block meanwhile (Alembic's advice). The pragma only works outside a transaction.
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        return
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -1,0 +1,34 @@
+"""The pages of the app, who may open them, and under which title: one list for app.py and the guards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str  # relative to the project root
+    title: str
+    icon: str
+    url_path: str
+    section: str
+    roles: tuple[str, ...] = ()  # empty: every signed-in profile
+
+
+PAGES = (
+    PageSpec("pages/accueil.py", "Accueil", ":material/home:", "accueil", "Observatoire"),
+    PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "import", "Administration", ("admin",)),
+)
+
+
+def page_for(file: str) -> PageSpec:
+    name = Path(file).name
+    for spec in PAGES:
+        if Path(spec.file).name == name:
+            return spec
+    raise KeyError(f"page inconnue : {name}")
+
+
+def visible_pages(user) -> list[PageSpec]:
+    return [spec for spec in PAGES if user.can(*spec.roles)]

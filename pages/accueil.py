@@ -1,0 +1,55 @@
+"""Accueil: what Vigie holds (periods, services, territories, last import), no figure from the data."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import streamlit as st  # noqa: E402
+
+from analytics.catalog import store_status, store_version  # noqa: E402
+from analytics.formatting import fr_int, fr_month, plural  # noqa: E402
+from analytics.ui import demo_banner, fr_datetime  # noqa: E402
+
+
+@st.cache_data(ttl=300, max_entries=8, show_spinner=False)
+def _status(version: str):
+    return store_status()
+
+
+status = _status(store_version())
+st.title("Vigie")
+st.caption("Observatoire statistique et veille des risques psychosociaux du service social")
+demo_banner(status.has_demo)
+
+if status.empty:
+    st.info("Aucune donnée n'est chargée. Un administrateur peut importer un fichier depuis la page « Import des données ».")
+    st.stop()
+
+cols = st.columns(4)
+cols[0].metric("Période couverte", f"{fr_month(status.period_min)} – {fr_month(status.period_max)}",
+               help="Premier et dernier mois présents dans les données chargées.")
+cols[1].metric("Mois chargés", fr_int(status.period_count))
+cols[2].metric("Services", fr_int(status.service_count))
+cols[3].metric("Territoires", f"{status.departement_count} dép. · {status.region_count} rég.")
+
+last = status.last_import
+if last:
+    st.subheader("Dernier import")
+    origin = "données de démonstration" if last["source"] == "demo" else "fichier"
+    st.markdown(
+        f"Lot **{last['id']}** ({origin}) : « {last['file_name']} », importé le {fr_datetime(last['created_at'])} "
+        f"par {last['author']} — {plural(last['row_count'], 'ligne')}, {plural(last['service_count'], 'service')}."
+    )
+if status.headcount_years:
+    years = ", ".join(str(y) for y in status.headcount_years)
+    st.caption(f"Effectifs agents disponibles pour : {years}.")
+else:
+    st.caption("Aucun effectif agents chargé : les taux pour 100 agents ne pourront pas être calculés.")
+
+st.subheader("À propos")
+st.markdown(
+    "Vigie rassemble les agrégats anonymisés de l'activité du service social (situations suivies, problématiques, "
+    "axes d'intervention de l'instruction du 27 mars 2014, modes et origines des demandes, publics, indicateurs de veille RPS). "
+    "Les chiffres ne sont montrés qu'à partir d'une **publication protégée** : les petits effectifs y sont couverts par le "
+    "secret statistique (« s »), afin qu'aucun chiffre ne permette de reconnaître une personne."
+)
