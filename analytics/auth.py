@@ -58,6 +58,9 @@ def require(page_file: str | None = None) -> User:
         st.code(str(exc), language=None)
         st.stop()
     user = current_user()
+    from analytics.ui import sidebar
+
+    sidebar(user)
     if not user.can(*roles):
         st.error("Accès réservé : cette page n'est pas ouverte à votre profil.")
         st.stop()

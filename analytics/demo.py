@@ -14,12 +14,12 @@ The model, in short (all figures are invented, only their orders of magnitude ar
 - per situation: one modality of every partition dimension (type-dependent probabilities), a set
   of problématiques (independent Bernoulli draws, at least one), a few couplings (retired people
   bring retirement problems, ayants cause a deceased agent);
-- RPS indicators: Poisson counts on headcount rates (visits, violence, accidents…) and counts
+- RPS indicators: gamma-Poisson counts on headcount rates (visits, violence, accidents…) and counts
   of situations carrying given problématiques (souffrance, réorganisation, PDP…);
 - a handful of documented *injected rises* (`DemoData.rises`, docs/demo.md) over the last months,
   made of extra situations, so every rule still holds during the rise.
 
-Everything is vectorised with numpy; `generate(years=5)` takes about a second.
+Everything is vectorised with numpy; `generate(years=5)` takes a fraction of a second.
 """
 
 from __future__ import annotations
@@ -79,8 +79,9 @@ HEADCOUNT_SCHEMA = {
 # National volume of situations for the 12 months ending at `end` (before injected rises).
 TARGET_YEARLY_SITUATIONS = 15_500
 NATIONAL_TREND = 0.015  # +1.5 % a year
-ENSEMBLE_SHAPE = 10.0  # gamma shape of the overdispersion (variance = mu + mu^2 / shape)
+ENSEMBLE_SHAPE = 15.0  # gamma shape of the overdispersion (variance = mu + mu^2 / shape)
 INDICATOR_SHAPE = 6.0
+SHOWCASE_LEVEL = 1.5  # minimum activity level (relative to the type) of the services of a rise
 
 # Seasonal profile, January..December (normalised to mean 1 below).
 _SEASON = np.array([1.12, 1.02, 1.05, 0.98, 0.95, 1.00, 0.86, 0.55, 1.16, 1.15, 1.05, 0.84])
@@ -420,7 +421,7 @@ _RPS_FROM_SITUATIONS: dict[str, tuple[str, ...]] = {
 # RPS indicators drawn on headcount: events per 100 agents per year, by group (default, overrides).
 _RPS_RATES: dict[str, tuple[float, dict[str, float]]] = {
     "visites_demande_medecin": (4.0, {"routes": 5.5}),
-    "violences_physiques": (0.15, {"territorial": 0.3, "routes": 1.5, "mer": 0.6, "centrale": 0.05}),
+    "violences_physiques": (0.15, {"territorial": 0.3, "routes": 2.0, "mer": 0.6, "centrale": 0.05}),
     "demandes_mobilite_interne": (7.0, {"centrale": 10.0, "routes": 5.0}),
     "accidents_service_travail": (2.0, {"routes": 9.0, "mer": 3.5, "centrale": 1.0}),
     "situations_graves": (0.12, {"routes": 0.2}),
@@ -551,8 +552,8 @@ _RISE_PARTITIONS: dict[str, dict[str, dict[str, float]]] = {
 
 
 def _ramp(factor: float, months: int) -> np.ndarray:
-    """Multiplicative factor for each month of a rise: from 60 % of the rise to `factor` at the end."""
-    return 1.0 + (factor - 1.0) * np.linspace(0.6, 1.0, months) if months > 1 else np.array([factor])
+    """Multiplicative factor for each month of a rise: from 70 % of the rise to `factor` at the end."""
+    return 1.0 + (factor - 1.0) * np.linspace(0.7, 1.0, months) if months > 1 else np.array([factor])
 
 
 # --------------------------------------------------------------------------- generator
@@ -579,6 +580,12 @@ def _segment_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     csum = np.zeros((values.shape[0] + 1,) + values.shape[1:], dtype=np.int64)
     np.cumsum(values, axis=0, out=csum[1:])
     return csum[ends] - csum[starts]
+
+
+def _stochastic_round(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
+    """Round to an integer below or above at random, unbiased (extra counts of a rise, little noise)."""
+    values = np.maximum(values, 0.0)
+    return np.floor(values + rng.random(values.shape)).astype(np.int64)
 
 
 def _gamma_poisson(rng: np.random.Generator, mean: np.ndarray, shape: float) -> np.ndarray:
@@ -631,8 +638,10 @@ def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_z
     level = np.exp(rng.normal(0.0, 0.25, n_services) - 0.25**2 / 2)
     specs = _rise_specs()
     showcased = [services.index(s) for spec in specs for s in spec.services]
-    level[showcased] = np.maximum(level[showcased], 1.0)  # services of a rise: at least average activity
     slope = rng.normal(0.0, 0.04, n_services)
+    # Services of a rise are busy ones, with a steady or rising history (no decline masking the rise).
+    level[showcased] = np.maximum(level[showcased], SHOWCASE_LEVEL)
+    slope[showcased] = np.maximum(slope[showcased], 0.0)
     scale = TARGET_YEARLY_SITUATIONS / float((propensity * level * base_headcount).sum())
     rate = scale * propensity * level / 12.0  # situations per agent per month at `end`
     trend = np.exp(NATIONAL_TREND * t_years)[:, None] * np.exp(slope[None, :] * t_years[:, None])
@@ -653,7 +662,7 @@ def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_z
     service_index = {s: i for i, s in enumerate(services)}
     rises: list[InjectedRise] = []
     extra_blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (sm index, count, kind)
-    rps_multipliers: dict[str, np.ndarray] = {}
+    rps_multipliers: dict[str, np.ndarray] = {}  # (months, services) factor on the expected count
     for r, spec in enumerate(specs):
         cols = np.array([service_index[s] for s in spec.services])
         rows = np.arange(n_months - spec.months, n_months)
@@ -662,7 +671,7 @@ def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_z
         p_raised = p_table[group_index[cols]][:, raised] if raised else np.zeros((cols.size, 0))
         share = 1.0 - np.prod(1.0 - p_raised, axis=1)  # situations with at least one raised problem
         extra_mean = mean[np.ix_(rows, cols)] * (ramp[:, None] - 1.0) * share[None, :]
-        extra = rng.poisson(extra_mean)
+        extra = _stochastic_round(rng, extra_mean)
         sm = rows[:, None] * n_services + cols[None, :]
         extra_blocks.append((sm.ravel(), extra.ravel(), np.full(sm.size, r + 1)))
         for code in spec.rps_scaled:
@@ -791,9 +800,10 @@ def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_z
                 per_100 = np.array([overrides.get(g, default) for g in GROUPS])[group_flat]
                 seasonal = _RPS_SEASON.get(code, np.ones(12))[month_flat]
                 expected = headcount_flat * per_100 / 100.0 / 12.0 * seasonal
-                if code in rps_multipliers:
-                    expected = expected * rps_multipliers[code].ravel()
-                counts[("rps", code)] = _gamma_poisson(rng, expected, INDICATOR_SHAPE)
+                drawn_counts = _gamma_poisson(rng, expected, INDICATOR_SHAPE)
+                if code in rps_multipliers:  # injected rise: extra events on top of the usual ones
+                    drawn_counts += _stochastic_round(rng, expected * (rps_multipliers[code].ravel() - 1.0))
+                counts[("rps", code)] = drawn_counts
             else:
                 counts[("rps", code)] = np.zeros(n_sm, dtype=np.int64)
 

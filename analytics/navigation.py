@@ -11,14 +11,19 @@ class PageSpec:
     file: str  # relative to the project root
     title: str
     icon: str
-    url_path: str
     section: str
     roles: tuple[str, ...] = ()  # empty: every signed-in profile
 
+    @property
+    def url_path(self) -> str:
+        # Same as the file stem: before any session has run st.navigation, Streamlit routes a
+        # deep link by file name (v1 multipage, streamlit-notes §0.1); both routings then agree.
+        return Path(self.file).stem
+
 
 PAGES = (
-    PageSpec("pages/accueil.py", "Accueil", ":material/home:", "accueil", "Observatoire"),
-    PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "import", "Administration", ("admin",)),
+    PageSpec("pages/accueil.py", "Accueil", ":material/home:", "Observatoire"),
+    PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "Administration", ("admin",)),
 )
 
 

@@ -1,0 +1,74 @@
+"""End to end in a real Chromium (Debian's /usr/bin/chromium driven by Playwright) against `streamlit run`."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from browser_support import screenshot, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+CSV = (
+    "periode;departement;service;libelle_service;dimension;modalite;effectif\n"
+    "2025-01;29;DDTM-29;DDTM du Finistère;ensemble;ensemble;6\n"
+    "2025-01;29;DDTM-29;DDTM du Finistère;axe;prevention_rps;6\n"
+)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"],
+    }
+
+
+def test_first_request_deep_link_to_the_import_page_then_upload(page, tmp_path):
+    with streamlit_server(tmp_path / "var") as url:
+        page.goto(f"{url}/import_donnees")  # the very first request after the server started
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Import des données")).to_be_visible(timeout=30_000)
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+            files=[{"name": "finistere.csv", "mimeType": "text/csv", "buffer": CSV.encode("utf-8")}])
+        page.get_by_role("button", name="Importer").click()
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        expect(page.get_by_text("Lot 1 importé")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("finistere.csv").first).to_be_visible()
+        screenshot(page, "import-reussi")
+
+        page.goto(f"{url}/accueil")
+        wait_for_app(page)
+        expect(page.get_by_text("Période couverte")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("janv. 2025 – janv. 2025")).to_be_visible()
+        screenshot(page, "accueil")
+
+
+def test_a_deep_link_cannot_bypass_the_role_check(page, tmp_path):
+    with streamlit_server(tmp_path / "var", VIGIE_DEFAULT_ROLE="national") as url:
+        page.goto(f"{url}/import_donnees")  # v1 multipage path: runs the page file without app.py
+        wait_for_app(page)
+        expect(page.get_by_text("Accès réservé")).to_be_visible(timeout=30_000)
+        expect(page.locator("[data-testid='stFileUploader']")).to_have_count(0)
+        screenshot(page, "acces-refuse")
+        page.goto(url)  # once app.py has run, the page is not even routable for this profile
+        wait_for_app(page)
+        page.goto(f"{url}/import_donnees")
+        wait_for_app(page)
+        expect(page.locator("[data-testid='stFileUploader']")).to_have_count(0)
+
+
+def test_home_page_loads_without_error(page, tmp_path):
+    with streamlit_server(tmp_path / "var") as url:
+        page.goto(url)
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Vigie")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Aucune donnée n'est chargée")).to_be_visible()
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        sidebar = page.locator("[data-testid='stSidebar']")
+        expect(sidebar.get_by_role("link", name="Import des données")).to_be_visible()
+        sidebar.get_by_role("link", name="Import des données").click()
+        expect(page).to_have_url(f"{url}/import_donnees")
+        expect(page.get_by_role("heading", name="Import des données")).to_be_visible(timeout=30_000)
