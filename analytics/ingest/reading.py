@@ -141,15 +141,18 @@ def read_bytes(data: bytes, name: str) -> RawTable:
             raise FileRefused(one_issue(name, f"le fichier porte l'extension .xlsx mais son contenu est un {kind}"))
         frame = _read_xlsx(data, name)
     else:
-        if not (data.startswith(PARQUET_MAGIC) and data.endswith(PARQUET_MAGIC)):
+        if not data.startswith(PARQUET_MAGIC):
             raise FileRefused(one_issue(name, f"le fichier porte l'extension {ext} mais son contenu est un {kind}"))
+        if not data.endswith(PARQUET_MAGIC):
+            raise FileRefused(one_issue(name, "fichier Parquet illisible : fichier tronqué (fin de fichier Parquet absente)"))
         frame = _read_parquet(data, name)
     return RawTable(name, fmt, digest, _drop_blank_rows(frame), encoding, separator)
 
 
 def _read_xlsx(data: bytes, name: str) -> pl.DataFrame:
     try:
-        frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, raise_if_empty=False)
+        # Keep blank rows until after numbering: `_ligne` must be the sheet row a person sees.
+        frame = pl.read_excel(io.BytesIO(data), infer_schema_length=0, raise_if_empty=False, drop_empty_rows=False)
     except Exception as exc:  # fastexcel raises its own types for corrupt workbooks
         raise FileRefused(one_issue(name, f"classeur Excel illisible : {str(exc).splitlines()[0][:200]}")) from None
     frame.columns = _normalise_header(frame.columns)

@@ -23,7 +23,7 @@ MAX_COUNT = 100_000  # situations in one service-month: beyond this the file is 
 MAX_AGENTS = 200_000
 FIRST_YEAR = 2000
 SERVICE_PATTERN = r"^[A-Z0-9][A-Z0-9_.\-/]*$"
-WHOLE = r"^\d+([.,]0+)?$"
+WHOLE = r"^[0-9]+([.,]0+)?$"
 # Service-code prefixes that are not literally a preset type code.
 TYPE_PREFIXES = {
     "AC": "ac_mte", "SCN": "scn_mte", "CEREMA": "ep_cerema", "ONF": "ep_onf", "OFB": "ep_ofb",
@@ -97,7 +97,7 @@ def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns([pl.col(c).str.strip_chars() for c in text])
     dep = pl.col("departement").str.to_uppercase()
     return frame.with_columns(
-        pl.when(dep.str.contains(r"^\d$")).then(pl.lit("0") + dep).otherwise(dep).alias("departement"),
+        pl.when(dep.str.contains(r"^[0-9]$")).then(pl.lit("0") + dep).otherwise(dep).alias("departement"),
         pl.col("service").str.to_uppercase(),
     )
 
@@ -120,21 +120,22 @@ def _whole_number_issues(frame: pl.DataFrame, name: str, col: str, maximum: int)
     parsed = v.str.replace(r"[.,]0+$", "").cast(pl.Int64, strict=False)
     out = [
         _issues(frame.filter(missing), name, col, "valeur manquante"),
-        _issues(frame.filter(~missing & v.str.contains(r"^-\s*\d")), name, col, "nombre négatif : un effectif est un entier positif ou nul"),
-        _issues(frame.filter(~missing & v.str.contains(r"^\d+[.,]\d*[1-9]\d*$")), name, col, "nombre non entier : un effectif est un nombre entier"),
-        _issues(frame.filter(~missing & ~whole & ~v.str.contains(r"^-\s*\d") & ~v.str.contains(r"^\d+[.,]\d*[1-9]\d*$")),
+        _issues(frame.filter(~missing & v.str.contains(r"^-\s*[0-9]")), name, col, "nombre négatif : un effectif est un entier positif ou nul"),
+        _issues(frame.filter(~missing & v.str.contains(r"^[0-9]+[.,][0-9]*[1-9][0-9]*$")), name, col, "nombre non entier : un effectif est un nombre entier"),
+        _issues(frame.filter(~missing & ~whole & ~v.str.contains(r"^-\s*[0-9]") & ~v.str.contains(r"^[0-9]+[.,][0-9]*[1-9][0-9]*$")),
                 name, col, "nombre entier attendu"),
-        _issues(frame.filter(whole & (parsed > maximum)), name, col,
+        # A number too long for 64 bits does not parse (null): it is aberrant too, never dropped silently.
+        _issues(frame.filter(whole & (parsed.is_null() | (parsed > maximum))), name, col,
                 f"valeur aberrante (plus de {maximum:,} ; vérifiez l'unité ou la colonne)".replace(",", "\u202f")),
     ]
-    ok = ~missing & whole & (parsed <= maximum)
+    ok = ~missing & whole & parsed.is_not_null() & (parsed <= maximum)
     return out, ok
 
 
 def _periode_issues(frame: pl.DataFrame, name: str, today: date) -> tuple[list[pl.DataFrame], pl.Expr]:
     p = pl.col("periode")
     missing = p.is_null() | (p == "")
-    shaped = p.str.contains(r"^\d{4}-(0[1-9]|1[0-2])$")
+    shaped = p.str.contains(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     year = p.str.slice(0, 4).cast(pl.Int32, strict=False)
     current = f"{today.year:04d}-{today.month:02d}"
     out = [
@@ -278,12 +279,14 @@ def validate_aggregates(raw: RawTable, nomenclature: Nomenclature, known_service
     e_issues, e_ok = _whole_number_issues(frame, name, "effectif", MAX_COUNT)
     t_issues, t_ok = _type_issues(frame, name, nomenclature)
     dims = list(nomenclature.dimensions)
-    dim_ok = pl.col("dimension").is_in(dims)
+    dim_missing = pl.col("dimension").is_null() | (pl.col("dimension") == "")
+    dim_ok = pl.col("dimension").is_in(dims).fill_null(False)  # null is not a dimension: never drop a row silently
     pairs = pl.DataFrame(nomenclature.pairs(), schema=["dimension", "modalite"], orient="row").with_columns(pl.lit(True).alias("_pair"))
     frame = frame.join(pairs, on=["dimension", "modalite"], how="left", maintain_order="left")
     pair_ok = pl.col("_pair").fill_null(False)
     issues += p_issues + d_issues + s_issues + e_issues + t_issues + [
-        _issues(frame.filter(~dim_ok), name, "dimension", f"dimension inconnue (attendu : {', '.join(dims)})"),
+        _issues(frame.filter(dim_missing), name, "dimension", "valeur manquante"),
+        _issues(frame.filter(~dim_missing & ~dim_ok), name, "dimension", f"dimension inconnue (attendu : {', '.join(dims)})"),
         _issues(frame.filter(dim_ok & ~pair_ok), name, "modalite",
                 pl.format("modalité inconnue pour la dimension « {} »", pl.col("dimension"))),
     ]
@@ -310,7 +313,7 @@ def validate_headcounts(raw: RawTable, nomenclature: Nomenclature, known_service
     issues = _generic_cell_issues(frame, name)
     a = pl.col("annee")
     a_missing = a.is_null() | (a == "")
-    a_shaped = a.str.contains(r"^\d{4}$")
+    a_shaped = a.str.contains(r"^[0-9]{4}$")
     year = a.cast(pl.Int32, strict=False)
     a_ok = a_shaped & (year >= FIRST_YEAR) & (year <= today.year + 1)
     issues += [
