@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics import store
+from analytics.formatting import plural
 from analytics.nomenclature import TOTAL_CODE
 
 ACTIVE, ROLLED_BACK = "actif", "annule"
@@ -107,7 +108,7 @@ def _new_batch(conn: Connection, meta: BatchMeta, rows: int, services: int, peri
 def _summary(keys: pl.DataFrame, key_cols: tuple[str, str], unit: str) -> str:
     a, b = key_cols
     by_first = keys.group_by(a).agg(pl.col(b).n_unique().alias("n")).sort(a)
-    parts = [f"{r[a]} ({r['n']} {unit})" for r in by_first.iter_rows(named=True)]
+    parts = [f"{r[a]} ({plural(r['n'], unit.rstrip('s'))})" for r in by_first.iter_rows(named=True)]
     head = ", ".join(parts[:12])
     return head + (f", … et {len(parts) - 12} autres" if len(parts) > 12 else "")
 
@@ -128,10 +129,10 @@ def load_aggregates(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, servi
     conflicts = months.join(existing, on=["periode", "service"]).sort("periode", "service")
     summary = ""
     if conflicts.height:
-        summary = f"{conflicts.height} mois-services remplacés : " + _summary(conflicts, ("periode", "service"), "services")
+        summary = f"{plural(conflicts.height, 'mois-service remplacé', 'mois-services remplacés')} : " + _summary(conflicts, ("periode", "service"), "services")
         if not replace:
             raise BatchConflict(
-                f"{conflicts.height} mois-services de ce fichier sont déjà chargés (lots "
+                f"{plural(conflicts.height, 'mois-service')} de ce fichier {'est' if conflicts.height == 1 else 'sont'} déjà chargé{'s' if conflicts.height > 1 else ''} (lots "
                 f"{', '.join(str(b) for b in conflicts['batch_id'].unique().sort().to_list())}) : "
                 + _summary(conflicts, ("periode", "service"), "services")
                 + ". Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
@@ -162,7 +163,7 @@ def load_headcounts(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, servi
     conflicts = rows.select("service", "annee").join(existing, on=["service", "annee"]).sort("annee", "service")
     summary = ""
     if conflicts.height:
-        summary = f"{conflicts.height} effectifs annuels remplacés : " + _summary(conflicts, ("annee", "service"), "services")
+        summary = f"{plural(conflicts.height, 'effectif annuel remplacé', 'effectifs annuels remplacés')} : " + _summary(conflicts, ("annee", "service"), "services")
         if not replace:
             raise BatchConflict(
                 f"{conflicts.height} effectifs (service, année) de ce fichier sont déjà chargés : "
@@ -182,6 +183,12 @@ def load_headcounts(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, servi
             replaced_count=conflicts.height, replaced_summary=summary))
     _bulk_insert(conn, hc, rows.select("service", "annee", "effectif_agents").with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
     return batch_id, conflicts.height, summary
+
+
+def _forget_orphan_services(conn: Connection) -> None:
+    """A service no row refers to any more is forgotten, so a corrected file may place it elsewhere."""
+    used = sa.union(*(sa.select(t.c.service) for t in (store.aggregate, store.aggregate_replaced, store.headcount, store.headcount_replaced)))
+    conn.execute(sa.delete(store.service).where(store.service.c.code.not_in(sa.select(used.subquery().c.service))))
 
 
 def rollback(engine: Engine, batch_id: int, author: str) -> str:
@@ -206,11 +213,12 @@ def rollback(engine: Engine, batch_id: int, author: str) -> str:
         deleted = conn.execute(sa.delete(live).where(live.c.batch_id == batch_id)).rowcount
         cols = [c.name for c in live.columns]
         restore = sa.select(*[archive.c[c] for c in cols]).where(archive.c.replaced_by == batch_id)
-        restored = conn.execute(sa.insert(live).from_select(cols, restore)).rowcount
+        restored = conn.execute(sa.insert(live).from_select(cols, restore).execution_options(preserve_rowcount=True)).rowcount
         conn.execute(sa.delete(archive).where(archive.c.replaced_by == batch_id))
+        _forget_orphan_services(conn)
         conn.execute(sa.update(b).where(b.c.id == batch_id).values(status=ROLLED_BACK, rolled_back_at=now(), rolled_back_by=author[:120]))
-    message = f"Lot {batch_id} annulé : {deleted} lignes retirées"
-    return message + (f", {restored} lignes antérieures rétablies." if restored else ".")
+    message = f"Lot {batch_id} annulé : {plural(deleted, 'ligne retirée', 'lignes retirées')}"
+    return message + (f", {plural(restored, 'ligne antérieure rétablie', 'lignes antérieures rétablies')}." if restored else ".")
 
 
 def history(engine: Engine) -> pl.DataFrame:

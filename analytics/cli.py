@@ -17,7 +17,16 @@ EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 
 
 class FrenchParser(argparse.ArgumentParser):
+    TRANSLATIONS = (
+        ("invalid choice", "choix invalide"), ("choose from", "choisir parmi"),
+        ("the following arguments are required", "arguments obligatoires manquants"),
+        ("unrecognized arguments", "arguments non reconnus"), ("invalid int value", "nombre entier attendu"),
+        ("expected one argument", "une valeur est attendue"), ("argument", "argument"),
+    )
+
     def error(self, message: str):  # argparse's own exit code for usage errors is 2: keep it
+        for english, french in self.TRANSLATIONS:
+            message = message.replace(english, french)
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog} : erreur d'utilisation : {message}\n")
 

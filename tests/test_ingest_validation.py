@@ -20,6 +20,7 @@ from ingest_files import (
     HEAD_COLUMNS,
     REQUIRED,
     TODAY,
+    aggregate_rows,
     aggregates_frame,
     csv_bytes,
     csv_text,
@@ -30,7 +31,6 @@ from ingest_files import (
     service_rows,
     write,
     xlsx_bytes,
-    aggregate_rows,
 )
 
 NOMEN = nomenclature()
@@ -142,7 +142,8 @@ def test_header_names_are_trimmed_and_case_insensitive(tmp_path, sqlite_store):
 # --------------------------------------------------------------------------- periode
 
 
-@pytest.mark.parametrize("value", ["2025-13", "25-01", "2025/01", "2025-1", "janv. 2025", "2025-00"])
+@pytest.mark.parametrize("value", ["2025-13", "25-01", "2025/01", "2025-1", "janv. 2025", "2025-00",
+                                   "٢٠٢٥-01"])  # Arabic-Indic digits: used to be dropped silently
 def test_period_not_yyyy_mm(tmp_path, sqlite_store, value):
     records = base() + [[value, "35", "DDT-35", "ensemble", "ensemble", "4"]]
     report = refused(run(tmp_path, sqlite_store, csv_text(records)))
@@ -472,11 +473,23 @@ def test_too_many_columns(tmp_path, sqlite_store):
     assert report.issues.height == 1
 
 
-def test_duplicated_column(tmp_path, sqlite_store):
-    header = [*REQUIRED, "service"]
+@pytest.mark.parametrize("quoted", [False, True], ids=["fast_reader", "record_reader"])
+def test_duplicated_column(tmp_path, sqlite_store, quoted):
+    """Used to crash with polars' DuplicateError when the file had a quote (record reader), and to
+    report an invented column « service_duplicated_0 » otherwise."""
+    header = [*REQUIRED, " Service"]
     records = [[*r, r[2]] for r in base()]
+    if quoted:
+        records[0][2] = '"DDTM-29"'
     report = refused(run(tmp_path, sqlite_store, csv_text(records, header=header)))
-    assert any(r["ligne"] == 1 and "service" in r["colonne"] for r in report.issues.iter_rows(named=True)), describe(report)
+    assert_issue(report, 1, "service", "colonne en double")
+    assert report.issues.height == 1
+
+
+def test_several_unnamed_columns(tmp_path, sqlite_store):
+    records = [[*r, "", ""] for r in base()]
+    report = refused(run(tmp_path, sqlite_store, csv_text(records, header=[*REQUIRED, "", ""])))
+    assert_issue(report, 1, "", "plusieurs colonnes sans nom")
 
 
 def test_bad_type_service(tmp_path, sqlite_store):
@@ -652,7 +665,8 @@ def test_headcount_rules(tmp_path, sqlite_store):
          ["2024", "99", "DDT-99", "", "", "10"],
          ["2024", "35", "DDT-35", "", "", "-3"],
          ["2031", "35", "DDT-35", "", "", "4"],
-         ["2024", "56", "DDTM-56", "", "", "300000"]],
+         ["2024", "56", "DDTM-56", "", "", "300000"],
+         ["٢٠٢٤", "56", "DDTM-56", "", "", "30"]],  # Arabic-Indic digits: used to be dropped silently
         schema=frame.schema, orient="row")
     data = csv_bytes(pl.concat([frame, bad]))
     report = refused(run(tmp_path, sqlite_store, data, name="effectifs.csv"))
@@ -665,6 +679,7 @@ def test_headcount_rules(tmp_path, sqlite_store):
     assert_issue(report, n + 4, "effectif_agents", "nombre négatif")
     assert_issue(report, n + 5, "annee", "année hors de la plage plausible (2000 à 2026)")
     assert_issue(report, n + 6, "effectif_agents", "valeur aberrante")
+    assert_issue(report, n + 7, "annee", "année attendue sur quatre chiffres")
 
 
 def test_headcount_missing_column(tmp_path, sqlite_store):
@@ -686,3 +701,12 @@ def test_identical_refused_file_is_refused_again(tmp_path, sqlite_store):
     second = refused(run(tmp_path, sqlite_store, csv_text(records)))
     assert second.status != ALREADY
     assert first.issues.equals(second.issues)
+
+
+def test_a_trailing_separator_from_a_spreadsheet_is_not_a_column(tmp_path):
+    """Excel often writes `…;effectif;`: an unnamed, empty last column is ignored."""
+    from analytics.ingest.reading import read_bytes
+
+    text = "periode;departement;service;dimension;modalite;effectif;\n2025-01;29;DDTM-29;ensemble;ensemble;3;\n"
+    raw = read_bytes(text.encode("utf-8"), "export-excel.csv")
+    assert [c for c in raw.frame.columns if c != "_ligne"] == ["periode", "departement", "service", "dimension", "modalite", "effectif"]

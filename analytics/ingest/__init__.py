@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Callable
 
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from analytics import batches
+from analytics import batches, store
 from analytics.formatting import fr_period_range, plural
 from analytics.ingest.issues import FileRefused, format_issue, issue_frame
 from analytics.ingest.reading import read_bytes
@@ -52,6 +53,20 @@ def _silent(_fraction: float, _label: str) -> None:
     pass
 
 
+def _intact_batch_with_hash(conn, content_hash: str, kind: str) -> int | None:
+    """An active batch that loaded these exact bytes and none of whose rows a later batch replaced.
+
+    A batch partly replaced since is not "the file already imported": its rows are no longer all in
+    the store, so the file is loaded again (an overlap, hence refused without `replace`)."""
+    b = store.import_batch
+    archive = store.aggregate_replaced if kind == "agregats" else store.headcount_replaced
+    replaced = sa.exists().where(archive.c.batch_id == b.c.id)
+    return conn.execute(
+        sa.select(b.c.id).where(b.c.content_hash == content_hash, b.c.kind == kind, b.c.status == batches.ACTIVE, ~replaced)
+        .order_by(b.c.id).limit(1)
+    ).scalar()
+
+
 def import_bytes(
     data: bytes,
     file_name: str,
@@ -73,7 +88,7 @@ def import_bytes(
     progress(0.25, f"Validation de {plural(raw.frame.height, 'ligne')}")
     with engine.connect() as conn:
         known = batches.known_services(conn)
-        already = batches.find_active_by_hash(conn, raw.content_hash, "effectifs" if "effectif_agents" in raw.frame.columns else "agregats")
+        already = _intact_batch_with_hash(conn, raw.content_hash, "effectifs" if "effectif_agents" in raw.frame.columns else "agregats")
     checked = validate(raw, nomenclature, known, today)
     if not checked.ok:
         n = checked.issues.height

@@ -102,11 +102,26 @@ def _csv_rows_slow(text: str, sep: str, name: str) -> pl.DataFrame:
     return frame.with_columns(pl.Series(LINE, lines, dtype=pl.Int64))
 
 
+def _refuse_duplicate_header(text: str, sep: str, name: str) -> None:
+    """Two columns with the same name: polars would rename one (fast reader) or fail (record reader)."""
+    from analytics.ingest.issues import issue_frame
+
+    header = _normalise_header(next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), []))
+    doubles = list(dict.fromkeys(c for i, c in enumerate(header) if c in header[:i]))
+    if doubles:
+        raise FileRefused(issue_frame([
+            {"fichier": name, "ligne": 1, "colonne": c, "valeur": c,
+             "motif": "colonne en double" if c else "plusieurs colonnes sans nom dans l'en-tête"}
+            for c in doubles
+        ]))
+
+
 def read_csv_text(text: str, name: str) -> tuple[pl.DataFrame, str]:
     first_line = text.split("\n", 1)[0]
     if not first_line.strip():
         raise FileRefused(one_issue(name, "fichier vide ou sans ligne d'en-tête", ligne=1))
     sep = detect_separator(first_line)
+    _refuse_duplicate_header(text, sep, name)
     frame = None
     if '"' not in text:  # no quoted field can span lines: polars' fast reader keeps line numbers
         try:
@@ -171,6 +186,9 @@ def _read_parquet(data: bytes, name: str) -> pl.DataFrame:
 
 
 def _drop_blank_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    # Spreadsheets often end the header with a separator: an unnamed, empty column is no column.
+    empty_unnamed = [c for c in frame.columns if c == "" and frame[c].fill_null("").str.strip_chars().eq("").all()]
+    frame = frame.drop(empty_unnamed)
     value_cols = [c for c in frame.columns if c != LINE]
     if not value_cols:
         return frame

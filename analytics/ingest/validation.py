@@ -295,7 +295,8 @@ def validate_aggregates(raw: RawTable, nomenclature: Nomenclature, known_service
     issues.append(_duplicate_issues(keyed, name, ["periode", "service", "dimension", "modalite"], "période, service, dimension et modalité"))
     issues += _service_consistency(frame.filter(s_ok & d_ok), name, known_services)
     first_of_key = pl.col(LINE) == pl.col(LINE).min().over("periode", "service", "dimension", "modalite")
-    valid = frame.filter(key_ok & d_ok & e_ok & t_ok).filter(first_of_key).with_columns(
+    # A bad type_service does not make the count wrong: the sums are still checked.
+    valid = frame.filter(key_ok & d_ok & e_ok).filter(first_of_key).with_columns(
         pl.col("effectif").str.replace(r"[.,]0+$", "").cast(pl.Int64))
     ensemble_keys = keyed.filter(pl.col("dimension") == TOTAL_CODE).select("periode", "service").unique()
     issues += _relation_issues(valid, name, nomenclature, ensemble_keys)
