@@ -1,0 +1,179 @@
+"""Primary and secondary suppression over the whole cube at once, repaired until the LP audit holds.
+
+1. Primary: every publishable cell with 1 <= value <= k-1.
+2. Local pass over every published equation (geography tree, time tree, partitions): a secret
+   alone in an equation, or whose fellow secrets leave it less than k-1 of room, gets the
+   cheapest complement (a non-zero publishable cell: small values and fine levels first,
+   national and regional totals last). Repeated until nothing changes.
+3. Audit (analytics.disclosure.audit) on everything published at once; each cell still at risk
+   gets the cheapest complement among the cells it shares an equation with (or, for a hidden
+   cell, among the published cells that contain it). Repeated until the audit holds.
+Deterministic: same input, same pattern (costs tie-break on the cell number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from analytics.disclosure.audit import AuditResult, audit
+from analytics.disclosure.cube import Cube
+from analytics.disclosure.levels import GEO_LEVELS, PERIOD_LEVELS
+from analytics.nomenclature import TOTAL_CODE
+
+GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
+PERIOD_WEIGHT = {"mois": 1.0, "trimestre": 1.5, "annee": 2.0}
+MAX_REPAIRS = 50
+
+
+@dataclass
+class Protection:
+    k: int
+    primary: np.ndarray  # bool per cell
+    secondary: np.ndarray  # bool per cell
+    audit: AuditResult
+    repairs: int
+
+    @property
+    def secret(self) -> np.ndarray:
+        return self.primary | self.secondary
+
+
+def costs(cube: Cube) -> np.ndarray:
+    c = cube.cells
+    geo = c["geo_niveau"].replace_strict(GEO_WEIGHT, return_dtype=pl.Float64).to_numpy()
+    period = c["periode_niveau"].replace_strict(PERIOD_WEIGHT, return_dtype=pl.Float64).to_numpy()
+    total = np.where(c["dimension"].to_numpy() == TOTAL_CODE, 3.0, 1.0)  # keep `ensemble` readable
+    return (cube.values.astype(float) + 1.0) * geo * period * total
+
+
+def equations(cube: Cube) -> list[np.ndarray]:
+    """Published additive equations as arrays [parent, child, child, ...] of cell ids."""
+    c = cube.cells.filter(pl.col("publiable"))
+    key = ["geo_niveau", "geo_code", "periode_niveau", "periode", "dimension", "modalite"]
+    ids = c.select(*key, "cell")
+    out: list[np.ndarray] = []
+    sms = cube.service_months
+    parent_geo = {
+        "service": sms.select(pl.col("service").alias("code"), pl.col("departement").alias("parent")).unique(),
+        "departement": sms.select(pl.col("departement").alias("code"), pl.col("region").alias("parent")).unique(),
+        "region": sms.select(pl.col("region").alias("code"), pl.lit("FR").alias("parent")).unique(),
+    }
+    published_geo = [g for g in GEO_LEVELS if g in set(c["geo_niveau"].unique().to_list())]
+    for child_level, parent_level in zip(published_geo, published_geo[1:]):
+        mapping = _chain(parent_geo, GEO_LEVELS, child_level, parent_level)
+        children = c.filter(pl.col("geo_niveau") == child_level).join(mapping, left_on="geo_code", right_on="code")
+        parents = ids.filter(pl.col("geo_niveau") == parent_level).rename({"geo_code": "parent", "cell": "parent_cell"}).drop("geo_niveau")
+        out += _group(children.join(parents, on=["parent", "periode_niveau", "periode", "dimension", "modalite"]))
+    published_periods = [p for p in PERIOD_LEVELS if p in set(c["periode_niveau"].unique().to_list())]
+    for child_level, parent_level in zip(published_periods, published_periods[1:]):
+        children = c.filter(pl.col("periode_niveau") == child_level).with_columns(_period_parent(child_level, parent_level).alias("parent"))
+        parents = ids.filter(pl.col("periode_niveau") == parent_level).rename({"periode": "parent", "cell": "parent_cell"}).drop("periode_niveau")
+        out += _group(children.join(parents, on=["geo_niveau", "geo_code", "parent", "dimension", "modalite"]))
+    partitions = [d.code for d in cube.nomenclature.by_relation("partition")]
+    totals = ids.filter(pl.col("dimension") == TOTAL_CODE).select("geo_niveau", "geo_code", "periode_niveau", "periode",
+                                                                  pl.col("cell").alias("parent_cell"))
+    members = c.filter(pl.col("dimension").is_in(partitions))
+    joined = members.join(totals, on=["geo_niveau", "geo_code", "periode_niveau", "periode"])
+    out += _group(joined, extra=["dimension"])
+    return out
+
+
+def _chain(parent_geo: dict, levels: tuple, child: str, parent: str) -> pl.DataFrame:
+    """Map codes of `child` level to codes of the (possibly non-adjacent) `parent` level."""
+    i, j = levels.index(child), levels.index(parent)
+    mapping = parent_geo[levels[i]]
+    for step in range(i + 1, j):
+        mapping = mapping.join(parent_geo[levels[step]].rename({"code": "parent", "parent": "next"}), on="parent").select(
+            "code", pl.col("next").alias("parent"))
+    return mapping
+
+
+def _period_parent(child: str, parent: str) -> pl.Expr:
+    p = pl.col("periode")
+    if parent == "annee":
+        return p.str.slice(0, 4)
+    quarter = ((p.str.slice(5, 2).cast(pl.Int32) - 1) // 3 + 1).cast(pl.String)
+    return pl.concat_str([p.str.slice(0, 4), pl.lit("-T"), quarter])
+
+
+def _group(joined: pl.DataFrame, extra: list[str] | None = None) -> list[np.ndarray]:
+    if joined.is_empty():
+        return []
+    grouped = joined.group_by(["parent_cell", *(extra or [])]).agg(pl.col("cell").sort()).sort("parent_cell", *(extra or []))
+    return [np.concatenate([[p], np.asarray(cs, dtype=np.int64)]) for p, cs in zip(grouped["parent_cell"], grouped["cell"])]
+
+
+def _cheapest(candidates: np.ndarray, secret: np.ndarray, values: np.ndarray, cost: np.ndarray) -> int | None:
+    ok = candidates[(~secret[candidates]) & (values[candidates] > 0)]
+    if ok.size == 0:
+        return None
+    return int(ok[np.lexsort((ok, cost[ok]))][0])
+
+
+def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, cost: np.ndarray, k: int) -> int:
+    """Give every secret of every equation room to move; returns the number of cells added."""
+    added, changed = 0, True
+    while changed:
+        changed = False
+        for eq in eqs:
+            hidden = secret[eq]
+            if not hidden.any():
+                continue
+            parent_secret, children = hidden[0], eq[1:]
+            child_secret = children[secret[children]]
+            room = (values[child_secret] - 1).sum()
+            needs = hidden.sum() == 1 or (not parent_secret and any(room - (values[c] - 1) < k - 1 for c in child_secret))
+            if not needs:
+                continue
+            pick = _cheapest(children, secret, values, cost)
+            if pick is None:
+                pick = _cheapest(eq[:1], secret, values, cost)
+            if pick is None:
+                continue
+            secret[pick] = True
+            added += 1
+            changed = True
+    return added
+
+
+def _related(cube: Cube, cell: int, publishable: np.ndarray) -> np.ndarray:
+    """Publishable cells that share a fine cell with `cell` (its equations' members, its ancestors)."""
+    row = cube.support[cell]
+    overlap = cube.support[:, row.indices].sum(axis=1).A1 if row.nnz else np.zeros(cube.cells.height)
+    return np.flatnonzero((overlap > 0) & publishable)
+
+
+def protect(cube: Cube, k: int) -> Protection:
+    values = cube.values
+    publishable = cube.cells["publiable"].to_numpy()
+    primary = publishable & (values >= 1) & (values <= k - 1)
+    secret = primary.copy()
+    cost = costs(cube)
+    eqs = equations(cube)
+    local_pass(eqs, secret, values, cost, k)
+    member_of: dict[int, list[int]] = {}
+    for i, eq in enumerate(eqs):
+        for cell in eq:
+            member_of.setdefault(int(cell), []).append(i)
+    repairs = 0
+    result = audit(cube, secret, k)
+    while not result.ok and repairs < MAX_REPAIRS:
+        repairs += 1
+        for cell in result.failures:
+            cell = int(cell)
+            if cell in member_of:
+                candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
+            else:
+                candidates = _related(cube, cell, publishable)
+            pick = _cheapest(candidates, secret, values, cost)
+            if pick is None:
+                pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
+            if pick is not None:
+                secret[pick] = True
+        local_pass(eqs, secret, values, cost, k)
+        result = audit(cube, secret, k)
+    return Protection(k, primary, secret & ~primary, result, repairs)
