@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from analytics.formatting import fr_float, fr_int
 from analytics.nomenclature import NomenclatureError
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -134,6 +135,41 @@ def cmd_serve(args) -> int:
     return EXIT_OK  # not reached
 
 
+def cmd_protect(args) -> int:
+    from analytics.disclosure.protect import protect_file
+    from analytics.disclosure.published_set import PublishedSetError, default_published_set, parse_published_set
+
+    source = Path(args.input)
+    if not source.is_file():
+        _err(f"Fichier introuvable : {source}")
+        return EXIT_USAGE
+    if args.k < 2:
+        _err("--k doit être au moins 2")
+        return EXIT_USAGE
+    try:
+        published = parse_published_set(Path(args.published_set).read_text(encoding="utf-8")) if args.published_set else default_published_set()
+    except (PublishedSetError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    outcome = protect_file(source, args.k, published, progress=_progress)
+    if outcome.refused is not None:
+        _err(outcome.refused.message)
+        for line in outcome.refused.issue_lines(limit=args.max_errors):
+            _err(f"  - {line}")
+        return EXIT_REFUSED
+    summary = outcome.protected.summary()
+    if not outcome.protected.protection.audit.ok:
+        _err(f"Publication refusée : l'audit trouve {summary['echecs_audit']} cellules insuffisamment protégées.")
+        return EXIT_REFUSED
+    from analytics.exports import write_cube_csv
+
+    write_cube_csv(outcome.protected.table(), Path(args.output))
+    print(f"Cube protégé écrit dans {args.output} : {fr_int(summary['cellules_publiables'])} cellules, "
+          f"{fr_int(summary['secrets_primaires'])} secrets primaires, {fr_int(summary['secrets_secondaires'])} secondaires ; "
+          f"audit réussi ({fr_int(summary['cellules_auditees'])} cellules vérifiées) en {fr_float(summary['secondes'], 1)} s.")
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
     from analytics.bench import run_bench
 
@@ -174,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--headless", action="store_true", help="ne pas ouvrir de navigateur")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("protect", help="protéger un fichier au format d'import sans passer par la base et écrire le cube en CSV")
+    p.add_argument("--k", type=int, default=int(os.environ.get("VIGIE_K", "5")), help="seuil du secret statistique (5 par défaut)")
+    p.add_argument("--input", required=True, metavar="FICHIER")
+    p.add_argument("--output", required=True, metavar="CUBE.csv")
+    p.add_argument("--published-set", metavar="REGLES.yaml", help="ensemble publié (liste de règles geo / periode / dimensions)")
+    p.add_argument("--max-errors", type=int, default=50)
+    p.set_defaults(func=cmd_protect)
 
     p = sub.add_parser("bench", help="mesures de performance")
     p.add_argument("--json", action="store_true", help="sortie JSON")

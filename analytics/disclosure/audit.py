@@ -58,8 +58,9 @@ def _solve(matrix: sp.spmatrix, row_lo, row_up, col_lo, col_up, cost, maximise: 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
-    if not presolve:  # many objectives on one polytope: keep the basis between solves
+    if not presolve:  # many objectives on one polytope: keep the (primal feasible) basis between solves
         h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, dtype=float)
@@ -175,7 +176,7 @@ class System:
     def intervals(self, cells: np.ndarray, k: int) -> dict[int, tuple[float, float]]:
         """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule."""
         n = self.cols.size
-        h = _solve(self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.zeros(n))
+        h = _solve(self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.zeros(n), presolve=False)
         _check(h, "système de l'attaquant")
         out = {}
         everything = np.arange(n, dtype=np.int32)

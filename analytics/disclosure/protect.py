@@ -55,3 +55,37 @@ def protect_cells(fine: pl.DataFrame, services: pl.DataFrame, nomenclature: Nome
     cube = build_cube(fine, services, nomenclature, published)
     protection = protect(cube, k)
     return ProtectedCube(cube, protection, time.perf_counter() - start)
+
+
+@dataclass
+class FileOutcome:
+    protected: ProtectedCube | None = None
+    refused: object | None = None  # an ImportReport when the file is refused
+
+
+def protect_file(path, k: int, published: PublishedSet, progress=lambda f, label: None) -> FileOutcome:
+    """Validate an import-format file exactly as the import does (without the store), then protect it."""
+    from pathlib import Path
+
+    from analytics.ingest import REFUSED, ImportReport
+    from analytics.ingest.issues import FileRefused
+    from analytics.ingest.reading import read_bytes
+    from analytics.ingest.validation import validate_aggregates
+    from analytics.nomenclature import default_nomenclature
+
+    path = Path(path)
+    nomenclature = default_nomenclature()
+    progress(0.05, "Lecture du fichier")
+    try:
+        raw = read_bytes(path.read_bytes(), path.name)
+    except FileRefused as refused:
+        return FileOutcome(refused=ImportReport(REFUSED, path.name, message="Fichier refusé : illisible.", issues=refused.issues))
+    progress(0.15, "Validation")
+    checked = validate_aggregates(raw, nomenclature, pl.DataFrame(schema={"code": pl.String, "departement": pl.String}))
+    if not checked.ok:
+        return FileOutcome(refused=ImportReport(REFUSED, path.name, kind="agregats", issues=checked.issues,
+                                                message=f"Fichier refusé : {checked.issues.height} erreur(s)."))
+    progress(0.3, "Secret statistique : masquage et audit")
+    protected = protect_cells(checked.rows, checked.services.select("service", "departement"), nomenclature, published, k)
+    progress(1.0, "Terminé")
+    return FileOutcome(protected=protected)
