@@ -32,6 +32,25 @@ INF = highspy.kHighsInf
 TOL = 1e-6
 
 
+def _silence_banner() -> None:
+    """HiGHS prints its banner on stdout when the first solver is created: keep CLI output clean."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+_silence_banner()
+
+
 @dataclass
 class AuditResult:
     k: int
@@ -124,6 +143,8 @@ class System:
         rows, lo, up = [], [], []
         for dim in cube.nomenclature.dimensions.values():
             members = [i for i, (d, _) in enumerate(pairs) if d == dim.code]
+            if not members:  # dimension absent from the data
+                continue
             inside = [m for m in members if in_block[m]]
             if dim.relation == "partition" and inside:
                 if len(inside) != len(members):
@@ -207,6 +228,8 @@ def blocks(cube: Cube) -> list[list[int]]:
     out = []
     for dim in cube.nomenclature.dimensions.values():
         members = [i for i, (d, _) in enumerate(pairs) if d == dim.code]
+        if not members:
+            continue
         if dim.relation in ("multiple", "independent"):
             out += [[m] for m in members]
         elif dim.relation == "partition":

@@ -47,7 +47,9 @@ def _geo_code(level: str) -> pl.Expr:
 
 def build_cube(fine: pl.DataFrame, services: pl.DataFrame, nomenclature: Nomenclature, published: PublishedSet) -> Cube:
     """`fine`: periode, service, dimension, modalite, effectif (zeros may be omitted); `services`: service, departement."""
-    pairs = nomenclature.pairs()
+    # A dimension absent from the data was not collected: it is not published as zeros.
+    present = set(fine["dimension"].unique().to_list()) | {TOTAL_CODE}
+    pairs = [(d, m) for d, m in nomenclature.pairs() if d in present]
     n_pairs = len(pairs)
     pair_index = pl.DataFrame({"dimension": [d for d, _ in pairs], "modalite": [m for _, m in pairs],
                                "pair": np.arange(n_pairs, dtype=np.int64)})

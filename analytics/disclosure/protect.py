@@ -28,9 +28,12 @@ class ProtectedCube:
         p = self.protection
         status = np.where(p.primary, PRIMARY, np.where(p.secondary, SECONDARY, PUBLISHED))
         cells = self.cube.cells.with_columns(pl.Series("statut", status, dtype=pl.String))
+        order = {"national": 0, "region": 1, "departement": 2, "service": 3, "annee": 0, "trimestre": 1, "mois": 2}
         return cells.filter(pl.col("publiable")).with_columns(
-            pl.when(pl.col("statut") == PUBLISHED).then(pl.col("valeur")).otherwise(None).alias("valeur")
-        ).select(CUBE_COLUMNS)
+            pl.when(pl.col("statut") == PUBLISHED).then(pl.col("valeur")).otherwise(None).alias("valeur"),
+            pl.col("geo_niveau").replace_strict(order, return_dtype=pl.Int8).alias("_g"),
+            pl.col("periode_niveau").replace_strict(order, return_dtype=pl.Int8).alias("_p"),
+        ).sort("_g", "geo_code", "_p", "periode", "cell").select(CUBE_COLUMNS)
 
     def summary(self) -> dict:
         p, values = self.protection, self.cube.values
