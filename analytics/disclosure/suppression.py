@@ -62,14 +62,16 @@ def equations(cube: Cube) -> list[np.ndarray]:
         "departement": sms.select(pl.col("departement").alias("code"), pl.col("region").alias("parent")).unique(),
         "region": sms.select(pl.col("region").alias("code"), pl.lit("FR").alias("parent")).unique(),
     }
+    # Every ancestor level, not just the next published one: a level may be published for some
+    # periods or dimensions and not others, and parent = sum of its descendants holds at any depth.
     published_geo = [g for g in GEO_LEVELS if g in set(c["geo_niveau"].unique().to_list())]
-    for child_level, parent_level in zip(published_geo, published_geo[1:]):
+    for child_level, parent_level in [(a, b) for i, a in enumerate(published_geo) for b in published_geo[i + 1:]]:
         mapping = _chain(parent_geo, GEO_LEVELS, child_level, parent_level)
         children = c.filter(pl.col("geo_niveau") == child_level).join(mapping, left_on="geo_code", right_on="code")
         parents = ids.filter(pl.col("geo_niveau") == parent_level).rename({"geo_code": "parent", "cell": "parent_cell"}).drop("geo_niveau")
         out += _group(children.join(parents, on=["parent", "periode_niveau", "periode", "dimension", "modalite"]))
     published_periods = [p for p in PERIOD_LEVELS if p in set(c["periode_niveau"].unique().to_list())]
-    for child_level, parent_level in zip(published_periods, published_periods[1:]):
+    for child_level, parent_level in [(a, b) for i, a in enumerate(published_periods) for b in published_periods[i + 1:]]:
         children = c.filter(pl.col("periode_niveau") == child_level).with_columns(_period_parent(child_level, parent_level).alias("parent"))
         parents = ids.filter(pl.col("periode_niveau") == parent_level).rename({"periode": "parent", "cell": "parent_cell"}).drop("periode_niveau")
         out += _group(children.join(parents, on=["geo_niveau", "geo_code", "parent", "dimension", "modalite"]))
@@ -126,7 +128,8 @@ def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, co
             parent_secret, children = hidden[0], eq[1:]
             child_secret = children[secret[children]]
             room = (values[child_secret] - 1).sum()
-            needs = hidden.sum() == 1 or (not parent_secret and any(room - (values[c] - 1) < k - 1 for c in child_secret))
+            small = child_secret[(values[child_secret] >= 1) & (values[child_secret] <= k - 1)]
+            needs = hidden.sum() == 1 or (not parent_secret and any(room - (values[c] - 1) < k - 1 for c in small))
             if not needs:
                 continue
             pick = _cheapest(children, secret, values, cost)
@@ -141,9 +144,14 @@ def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, co
 
 
 def _related(cube: Cube, cell: int, publishable: np.ndarray) -> np.ndarray:
-    """Publishable cells that share a fine cell with `cell` (its equations' members, its ancestors)."""
+    """Publishable cells touching the service-months of `cell`, any modality (partitions link them)."""
     row = cube.support[cell]
-    overlap = cube.support[:, row.indices].sum(axis=1).A1 if row.nnz else np.zeros(cube.cells.height)
+    if not row.nnz:
+        return np.zeros(0, dtype=np.int64)
+    n_pairs = len(cube.pairs)
+    sms = np.unique(row.indices // n_pairs)
+    cols = (sms[:, None] * n_pairs + np.arange(n_pairs)[None, :]).ravel()
+    overlap = cube.support[:, cols].sum(axis=1).A1
     return np.flatnonzero((overlap > 0) & publishable)
 
 
@@ -163,8 +171,13 @@ def protect(cube: Cube, k: int) -> Protection:
     result = audit(cube, secret, k)
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
+        added, seen = 0, set()
         for cell in result.failures:
             cell = int(cell)
+            fine_cells = tuple(cube.support[cell].indices)
+            if fine_cells in seen:  # the same fine cells seen at another level: one complement is enough
+                continue
+            seen.add(fine_cells)
             if cell in member_of:
                 candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
             else:
@@ -174,6 +187,9 @@ def protect(cube: Cube, k: int) -> Protection:
                 pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
             if pick is not None:
                 secret[pick] = True
+                added += 1
+        if not added:  # nothing left to suppress around the failures: the audit verdict stands
+            break
         local_pass(eqs, secret, values, cost, k)
         result = audit(cube, secret, k)
     return Protection(k, primary, secret & ~primary, result, repairs)
