@@ -25,12 +25,14 @@ if status.empty:
     st.info("Aucune donnée n'est chargée. Un administrateur peut importer un fichier depuis la page « Import des données ».")
     st.stop()
 
-cols = st.columns(4)
-cols[0].metric("Période couverte", f"{fr_month(status.period_min)} – {fr_month(status.period_max)}",
-               help="Premier et dernier mois présents dans les données chargées.")
-cols[1].metric("Mois chargés", fr_int(status.period_count))
-cols[2].metric("Services", fr_int(status.service_count))
-cols[3].metric("Territoires", f"{status.departement_count} dép. · {status.region_count} rég.")
+# Short values only: a metric truncates what does not fit its column.
+period, territory = st.columns(3), st.columns(3)
+period[0].metric("Premier mois", fr_month(status.period_min))
+period[1].metric("Dernier mois", fr_month(status.period_max))
+period[2].metric("Mois chargés", fr_int(status.period_count))
+territory[0].metric("Services", fr_int(status.service_count))
+territory[1].metric("Départements", fr_int(status.departement_count))
+territory[2].metric("Régions", fr_int(status.region_count))
 
 last = status.last_import
 if last:

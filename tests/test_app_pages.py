@@ -41,10 +41,8 @@ def test_home_describes_what_is_loaded_without_any_count_of_situations():
     assert report.ok
     at = _app()
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Période couverte"] == "janv. 2025 – févr. 2025"
-    assert metrics["Mois chargés"] == "2"
-    assert metrics["Services"] == "1"
-    assert metrics["Territoires"] == "1 dép. · 1 rég."
+    assert (metrics["Premier mois"], metrics["Dernier mois"], metrics["Mois chargés"]) == ("janv. 2025", "févr. 2025", "2")
+    assert (metrics["Services"], metrics["Départements"], metrics["Régions"]) == ("1", "1", "1")
     text = " ".join(m.value for m in at.markdown)
     assert "agregats-finistere.csv" in text and "Camille" in text
     assert "7" not in " ".join(metrics.values())  # the raw count never reaches the page
