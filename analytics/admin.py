@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from analytics import batches, store
-from analytics.ingest import ImportReport, Progress, _silent, import_bytes, issues_csv
+from analytics.ingest import ImportReport, Progress, no_progress, import_bytes, issues_csv
 from analytics.nomenclature import default_nomenclature
 from analytics.templates import headcount_template_csv, template_csv, template_xlsx
 
@@ -21,7 +21,7 @@ __all__ = [
 RollbackRefused = batches.RollbackRefused
 
 
-def import_upload(data: bytes, file_name: str, *, replace: bool, author: str, progress: Progress = _silent) -> ImportReport:
+def import_upload(data: bytes, file_name: str, *, replace: bool, author: str, progress: Progress = no_progress) -> ImportReport:
     return import_bytes(data, file_name, store.get_engine(), default_nomenclature(), replace=replace, author=author, progress=progress)
 
 

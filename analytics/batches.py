@@ -50,13 +50,6 @@ def known_services(conn: Connection) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"code": pl.String, "departement": pl.String}, orient="row")
 
 
-def find_active_by_hash(conn: Connection, content_hash: str, kind: str) -> int | None:
-    b = store.import_batch
-    return conn.execute(
-        sa.select(b.c.id).where(b.c.content_hash == content_hash, b.c.kind == kind, b.c.status == ACTIVE).order_by(b.c.id)
-    ).scalar()
-
-
 def _upsert_services(conn: Connection, services: pl.DataFrame) -> None:
     existing = {r.code: r for r in conn.execute(sa.select(store.service)).all()}
     new, updates = [], []
@@ -113,76 +106,70 @@ def _summary(keys: pl.DataFrame, key_cols: tuple[str, str], unit: str) -> str:
     return head + (f", … et {len(parts) - 12} autres" if len(parts) > 12 else "")
 
 
-def load_aggregates(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
-    """Insert one validated file of aggregates. Returns (batch id, replaced service-months, summary)."""
-    agg = store.aggregate
-    months = rows.select("periode", "service").unique()
-    periods = months["periode"].unique().sort().to_list()
-    existing = pl.DataFrame(
-        conn.execute(
-            sa.select(agg.c.periode, agg.c.service, agg.c.batch_id).where(
-                agg.c.dimension == TOTAL_CODE, agg.c.modalite == TOTAL_CODE,
-                agg.c.periode.between(periods[0], periods[-1]))
-        ).all(),
-        schema={"periode": pl.String, "service": pl.String, "batch_id": pl.Int64}, orient="row",
-    )
-    conflicts = months.join(existing, on=["periode", "service"]).sort("periode", "service")
+@dataclass(frozen=True)
+class _Target:
+    """Where a kind of file goes, and what unit a file replaces (a service-month, a service-year)."""
+
+    live: sa.Table
+    archive: sa.Table
+    keys: tuple[str, str]  # (period-like column, service)
+    unit: tuple[str, str]  # singular, plural
+    replaced: tuple[str, str]
+    one_row_per_unit: tuple = ()  # filter picking one row per unit in `live` (cheap conflict lookup)
+
+
+AGGREGATES = _Target(store.aggregate, store.aggregate_replaced, ("periode", "service"), ("mois-service", "mois-services"),
+                     ("mois-service remplacé", "mois-services remplacés"),
+                     (store.aggregate.c.dimension == TOTAL_CODE, store.aggregate.c.modalite == TOTAL_CODE))
+HEADCOUNTS = _Target(store.headcount, store.headcount_replaced, ("annee", "service"), ("effectif annuel", "effectifs annuels"),
+                     ("effectif annuel remplacé", "effectifs annuels remplacés"))
+
+
+def _load(conn: Connection, target: _Target, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
+    """Insert one validated file. Returns (batch id, replaced units, summary of what was replaced)."""
+    live, (period_col, service_col) = target.live, target.keys
+    units = rows.select(period_col, service_col).unique()
+    periods = sorted(units[period_col].unique().to_list())
+    found = conn.execute(
+        sa.select(live.c[period_col], live.c[service_col], live.c.batch_id).distinct()
+        .where(live.c[period_col].in_(periods), *target.one_row_per_unit)
+    ).all()
+    existing = pl.DataFrame(found, schema={period_col: units.schema[period_col], service_col: pl.String, "batch_id": pl.Int64}, orient="row")
+    conflicts = units.join(existing, on=[period_col, service_col]).sort(period_col, service_col)
     summary = ""
     if conflicts.height:
-        summary = f"{plural(conflicts.height, 'mois-service remplacé', 'mois-services remplacés')} : " + _summary(conflicts, ("periode", "service"), "services")
+        n = conflicts.height
+        listing = _summary(conflicts, (period_col, service_col), "services")
+        summary = f"{plural(n, *target.replaced)} : {listing}"
         if not replace:
+            batches = ", ".join(str(b) for b in conflicts["batch_id"].unique().sort().to_list())
             raise BatchConflict(
-                f"{plural(conflicts.height, 'mois-service')} de ce fichier {'est' if conflicts.height == 1 else 'sont'} déjà chargé{'s' if conflicts.height > 1 else ''} (lots "
-                f"{', '.join(str(b) for b in conflicts['batch_id'].unique().sort().to_list())}) : "
-                + _summary(conflicts, ("periode", "service"), "services")
-                + ". Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
+                f"{plural(n, *target.unit)} de ce fichier {'est' if n == 1 else 'sont'} déjà chargé{'s' if n > 1 else ''} "
+                f"(lots {batches}) : {listing}. Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
                 conflicts,
             )
     _upsert_services(conn, services)
-    batch_id = _new_batch(conn, meta, rows.height, months["service"].n_unique(), periods)
+    batch_id = _new_batch(conn, meta, rows.height, units[service_col].n_unique(), [str(p) for p in periods])
     if conflicts.height:
-        keys = [{"p": p, "s": s, "b": batch_id} for p, s in conflicts.select("periode", "service").iter_rows()]
-        conn.execute(sa.text(
-            "INSERT INTO aggregate_replaced (replaced_by, batch_id, periode, service, dimension, modalite, effectif) "
-            "SELECT :b, batch_id, periode, service, dimension, modalite, effectif FROM aggregate "
-            "WHERE periode = :p AND service = :s"), keys)
-        conn.execute(sa.text("DELETE FROM aggregate WHERE periode = :p AND service = :s"), [{"p": k["p"], "s": k["s"]} for k in keys])
+        cols = ", ".join(c.name for c in live.columns)
+        where = f"{period_col} = :p AND {service_col} = :s"
+        keys = [{"p": p, "s": s} for p, s in conflicts.select(period_col, service_col).iter_rows()]
+        conn.execute(sa.text(f"INSERT INTO {target.archive.name} (replaced_by, {cols}) SELECT :b, {cols} FROM {live.name} WHERE {where}"),
+                     [{**k, "b": batch_id} for k in keys])
+        conn.execute(sa.text(f"DELETE FROM {live.name} WHERE {where}"), keys)
         conn.execute(sa.update(store.import_batch).where(store.import_batch.c.id == batch_id).values(
             replaced_count=conflicts.height, replaced_summary=summary))
-    _bulk_insert(conn, agg, rows.with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
+    columns = [c.name for c in live.columns if c.name != "batch_id"]
+    _bulk_insert(conn, live, rows.select(columns).with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
     return batch_id, conflicts.height, summary
+
+
+def load_aggregates(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
+    return _load(conn, AGGREGATES, meta, rows, services, replace)
 
 
 def load_headcounts(conn: Connection, meta: BatchMeta, rows: pl.DataFrame, services: pl.DataFrame, replace: bool) -> tuple[int, int, str]:
-    hc = store.headcount
-    years = sorted(rows["annee"].unique().to_list())
-    existing = pl.DataFrame(
-        conn.execute(sa.select(hc.c.service, hc.c.annee, hc.c.batch_id).where(hc.c.annee.in_(years))).all(),
-        schema={"service": pl.String, "annee": pl.Int64, "batch_id": pl.Int64}, orient="row",
-    )
-    conflicts = rows.select("service", "annee").join(existing, on=["service", "annee"]).sort("annee", "service")
-    summary = ""
-    if conflicts.height:
-        summary = f"{plural(conflicts.height, 'effectif annuel remplacé', 'effectifs annuels remplacés')} : " + _summary(conflicts, ("annee", "service"), "services")
-        if not replace:
-            raise BatchConflict(
-                f"{conflicts.height} effectifs (service, année) de ce fichier sont déjà chargés : "
-                + _summary(conflicts, ("annee", "service"), "services")
-                + ". Cochez « remplacer » ou utilisez --replace pour les remplacer par ce fichier.",
-                conflicts,
-            )
-    _upsert_services(conn, services)
-    batch_id = _new_batch(conn, meta, rows.height, rows["service"].n_unique(), [str(y) for y in years])
-    if conflicts.height:
-        keys = [{"s": s, "a": a, "b": batch_id} for s, a in conflicts.select("service", "annee").iter_rows()]
-        conn.execute(sa.text(
-            "INSERT INTO headcount_replaced (replaced_by, batch_id, service, annee, effectif_agents) "
-            "SELECT :b, batch_id, service, annee, effectif_agents FROM headcount WHERE service = :s AND annee = :a"), keys)
-        conn.execute(sa.text("DELETE FROM headcount WHERE service = :s AND annee = :a"), [{"s": k["s"], "a": k["a"]} for k in keys])
-        conn.execute(sa.update(store.import_batch).where(store.import_batch.c.id == batch_id).values(
-            replaced_count=conflicts.height, replaced_summary=summary))
-    _bulk_insert(conn, hc, rows.select("service", "annee", "effectif_agents").with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
-    return batch_id, conflicts.height, summary
+    return _load(conn, HEADCOUNTS, meta, rows, services, replace)
 
 
 def _forget_orphan_services(conn: Connection) -> None:

@@ -9,7 +9,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from analytics import store
-from analytics.ingest import ImportReport, Progress, _silent, import_bytes
+from analytics.ingest import ImportReport, Progress, no_progress, import_bytes
 from analytics.nomenclature import default_nomenclature
 
 AGGREGATES_FILE = "vigie-demo-agregats.csv"
@@ -39,7 +39,7 @@ def write_demo(folder: Path, years: int = 5, seed: int = 2026, end: str | None =
 
 
 def load_demo(years: int = 5, seed: int = 2026, end: str | None = None, author: str = "démonstration",
-              replace: bool = False, progress: Progress = _silent) -> list[ImportReport]:
+              replace: bool = False, progress: Progress = no_progress) -> list[ImportReport]:
     progress(0.0, f"Génération des données fictives ({years} ans)")
     files = demo_files(years, seed, end)
     engine, nomenclature = store.get_engine(), default_nomenclature()
@@ -53,7 +53,7 @@ def store_is_empty() -> bool:
         return conn.execute(sa.select(sa.func.count()).select_from(b).where(b.c.kind == "agregats", b.c.status == "actif")).scalar_one() == 0
 
 
-def ensure_demo_loaded(progress: Progress = _silent) -> bool:
+def ensure_demo_loaded(progress: Progress = no_progress) -> bool:
     """Load the 5-year demo when no aggregates are loaded (first start of `make run`)."""
     if not store_is_empty():
         return False

@@ -366,7 +366,7 @@ def test_headcount_import_replace_and_rollback(tmp_path, engine):
 
     second_frame = headcount_frame((2025, 2026), bump=7)
     report = refused(run(tmp_path, engine, xlsx_bytes(second_frame), "effectifs_2025_2026.xlsx"))
-    assert "2 effectifs (service, année) de ce fichier sont déjà chargés : 2025 (2 services)" in report.issues["motif"][0]
+    assert "2 effectifs annuels de ce fichier sont déjà chargés (lots 1) : 2025 (2 services)" in report.issues["motif"][0]
     assert snapshot(engine) == with_aggregates
 
     second = imported(run(tmp_path, engine, xlsx_bytes(second_frame), "effectifs_2025_2026.xlsx", replace=True))

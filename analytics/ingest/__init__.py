@@ -49,7 +49,7 @@ class ImportReport:
         return [format_issue(r) for r in rows.iter_rows(named=True)]
 
 
-def _silent(_fraction: float, _label: str) -> None:
+def no_progress(_fraction: float, _label: str) -> None:
     pass
 
 
@@ -77,7 +77,7 @@ def import_bytes(
     author: str = "inconnu",
     source: str = "fichier",
     today: date | None = None,
-    progress: Progress = _silent,
+    progress: Progress = no_progress,
 ) -> ImportReport:
     """Validate and load one file. Nothing is written unless the whole file is valid."""
     progress(0.05, "Lecture du fichier")
