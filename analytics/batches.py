@@ -81,7 +81,7 @@ def _bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None
         return
     placeholders = ", ".join("?" for _ in cols) if conn.dialect.paramstyle == "qmark" else ", ".join(f":{c}" for c in cols)
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})"
-    step = 200_000
+    step = 50_000  # bounded Python tuples: memory stays flat whatever the file size
     for start in range(0, frame.height, step):
         conn.exec_driver_sql(sql, list(frame.slice(start, step).iter_rows()))
 
