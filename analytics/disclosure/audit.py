@@ -146,18 +146,16 @@ class System:
             if not members:  # dimension absent from the data
                 continue
             inside = [m for m in members if in_block[m]]
-            if dim.relation == "partition" and inside:
-                if len(inside) != len(members):
-                    raise ValueError(f"bloc d'audit incohérent pour la dimension {dim.code}")
+            if dim.relation == "partition" and (inside or in_block[ens]):
+                # Members outside the block keep their true value: they move to the right-hand side.
+                held = x[:, [m for m in members if not in_block[m]]].sum(axis=1)
                 row = np.zeros(width)
-                row[[local[m] for m in members]] = 1
+                row[[local[m] for m in inside]] = 1
                 if in_block[ens]:
                     row[local[ens]] = -1
-                    rows.append(row), lo.append(np.zeros(n_sm)), up.append(np.zeros(n_sm))
+                    rows.append(row), lo.append(-held), up.append(-held)
                 else:
-                    rows.append(row), lo.append(x[:, ens]), up.append(x[:, ens])
-            elif dim.relation == "partition" and in_block[ens]:
-                raise ValueError("un bloc contenant « ensemble » doit contenir toutes les partitions")
+                    rows.append(row), lo.append(x[:, ens] - held), up.append(x[:, ens] - held)
             elif dim.relation == "multiple":
                 for m in members:
                     if in_block[m] and in_block[ens]:
@@ -223,21 +221,30 @@ class System:
 
 
 def blocks(cube: Cube) -> list[list[int]]:
-    """Small blocks first (one dimension or one modality), then ensemble with every partition."""
-    pairs = cube.pairs
-    out = []
+    """Blocks of modalities to certify in, cheapest first.
+
+    One dimension or one modality with `ensemble` held; then each multiple-response modality with
+    `ensemble` free and one pivot modality per partition absorbing the change (the pivot is the
+    modality with the most situations, hence the most room); then `ensemble` with every partition.
+    """
+    pairs, n_pairs = cube.pairs, len(cube.pairs)
+    ens = pairs.index((TOTAL_CODE, TOTAL_CODE))
+    totals = cube.x.reshape(-1, n_pairs).sum(axis=0)
+    first, second, pivots = [], [], []
     for dim in cube.nomenclature.dimensions.values():
         members = [i for i, (d, _) in enumerate(pairs) if d == dim.code]
         if not members:
             continue
         if dim.relation in ("multiple", "independent"):
-            out += [[m] for m in members]
+            first += [[m] for m in members]
         elif dim.relation == "partition":
-            out.append(members)
+            first.append(members)
+            pivots.append(max(members, key=lambda m: (totals[m], -m)))
+    for dim in cube.nomenclature.by_relation("multiple"):
+        second += [[ens, m, *pivots] for m, (d, _) in enumerate(pairs) if d == dim.code]
     ensemble_block = [i for i, (d, _) in enumerate(pairs)
                       if d == TOTAL_CODE or cube.nomenclature.dimension(d).relation == "partition"]
-    out.append(ensemble_block)
-    return out
+    return first + second + [ensemble_block]
 
 
 def _rule_holds(lower: float, upper: float, k: int) -> bool:
