@@ -50,6 +50,20 @@ def known_services(conn: Connection) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"code": pl.String, "departement": pl.String}, orient="row")
 
 
+def intact_batch_with_hash(conn: Connection, content_hash: str, kind: str) -> int | None:
+    """An active batch that loaded these exact bytes and none of whose rows a later batch replaced.
+
+    A batch partly replaced since is not "the file already imported": its rows are no longer all in
+    the store, so the file is loaded again (an overlap, hence refused without `replace`)."""
+    b = store.import_batch
+    archive = store.aggregate_replaced if kind == "agregats" else store.headcount_replaced
+    replaced = sa.exists().where(archive.c.batch_id == b.c.id)
+    return conn.execute(
+        sa.select(b.c.id).where(b.c.content_hash == content_hash, b.c.kind == kind, b.c.status == ACTIVE, ~replaced)
+        .order_by(b.c.id).limit(1)
+    ).scalar()
+
+
 def _upsert_services(conn: Connection, services: pl.DataFrame) -> None:
     existing = {r.code: r for r in conn.execute(sa.select(store.service)).all()}
     new, updates = [], []

@@ -94,13 +94,12 @@ def build_cube(fine: pl.DataFrame, services: pl.DataFrame, nomenclature: Nomencl
         pl.col("cell").cast(pl.Int64),
         pl.Series("valeur", values, dtype=pl.Int64),
     )
-    publiable = np.array([published.covers(g, p, d) for g, p, d in cells.select("geo_niveau", "periode_niveau", "dimension").iter_rows()]) \
-        if cells.height < 50_000 else _covers_vectorised(cells, published)
-    cells = cells.with_columns(pl.Series("publiable", publiable, dtype=pl.Boolean))
+    cells = cells.with_columns(pl.Series("publiable", _covers(cells, published), dtype=pl.Boolean))
     return Cube(pairs, sms, x, cells, support, nomenclature)
 
 
-def _covers_vectorised(cells: pl.DataFrame, published: PublishedSet) -> np.ndarray:
+def _covers(cells: pl.DataFrame, published: PublishedSet) -> np.ndarray:
+    """Whether each cell is in the published set, asked once per (geo level, period level, dimension)."""
     combos = cells.select("geo_niveau", "periode_niveau", "dimension").unique()
     combos = combos.with_columns(
         pl.Series("publiable", [published.covers(g, p, d) for g, p, d in combos.iter_rows()], dtype=pl.Boolean))

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from analytics.disclosure.audit import AuditResult, audit
 from analytics.disclosure.cube import Cube
-from analytics.disclosure.levels import GEO_LEVELS, PERIOD_LEVELS
+from analytics.disclosure.levels import GEO_LEVELS, PERIOD_LEVELS, period_expr
 from analytics.nomenclature import TOTAL_CODE
 
 GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
@@ -72,7 +71,7 @@ def equations(cube: Cube) -> list[np.ndarray]:
         out += _group(children.join(parents, on=["parent", "periode_niveau", "periode", "dimension", "modalite"]))
     published_periods = [p for p in PERIOD_LEVELS if p in set(c["periode_niveau"].unique().to_list())]
     for child_level, parent_level in [(a, b) for i, a in enumerate(published_periods) for b in published_periods[i + 1:]]:
-        children = c.filter(pl.col("periode_niveau") == child_level).with_columns(_period_parent(child_level, parent_level).alias("parent"))
+        children = c.filter(pl.col("periode_niveau") == child_level).with_columns(period_expr(parent_level, pl.col("periode")).alias("parent"))
         parents = ids.filter(pl.col("periode_niveau") == parent_level).rename({"periode": "parent", "cell": "parent_cell"}).drop("periode_niveau")
         out += _group(children.join(parents, on=["geo_niveau", "geo_code", "parent", "dimension", "modalite"]))
     partitions = [d.code for d in cube.nomenclature.by_relation("partition")]
@@ -92,14 +91,6 @@ def _chain(parent_geo: dict, levels: tuple, child: str, parent: str) -> pl.DataF
         mapping = mapping.join(parent_geo[levels[step]].rename({"code": "parent", "parent": "next"}), on="parent").select(
             "code", pl.col("next").alias("parent"))
     return mapping
-
-
-def _period_parent(child: str, parent: str) -> pl.Expr:
-    p = pl.col("periode")
-    if parent == "annee":
-        return p.str.slice(0, 4)
-    quarter = ((p.str.slice(5, 2).cast(pl.Int32) - 1) // 3 + 1).cast(pl.String)
-    return pl.concat_str([p.str.slice(0, 4), pl.lit("-T"), quarter])
 
 
 def _group(joined: pl.DataFrame, extra: list[str] | None = None) -> list[np.ndarray]:

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Callable
 
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from analytics import batches, store
+from analytics import batches
 from analytics.formatting import fr_period_range, plural
 from analytics.ingest.issues import FileRefused, format_issue, issue_frame
 from analytics.ingest.reading import read_bytes
-from analytics.ingest.validation import validate
+from analytics.ingest.validation import file_kind, validate
 from analytics.nomenclature import Nomenclature
 
 Progress = Callable[[float, str], None]
@@ -53,20 +52,6 @@ def no_progress(_fraction: float, _label: str) -> None:
     pass
 
 
-def _intact_batch_with_hash(conn, content_hash: str, kind: str) -> int | None:
-    """An active batch that loaded these exact bytes and none of whose rows a later batch replaced.
-
-    A batch partly replaced since is not "the file already imported": its rows are no longer all in
-    the store, so the file is loaded again (an overlap, hence refused without `replace`)."""
-    b = store.import_batch
-    archive = store.aggregate_replaced if kind == "agregats" else store.headcount_replaced
-    replaced = sa.exists().where(archive.c.batch_id == b.c.id)
-    return conn.execute(
-        sa.select(b.c.id).where(b.c.content_hash == content_hash, b.c.kind == kind, b.c.status == batches.ACTIVE, ~replaced)
-        .order_by(b.c.id).limit(1)
-    ).scalar()
-
-
 def import_bytes(
     data: bytes,
     file_name: str,
@@ -88,7 +73,7 @@ def import_bytes(
     progress(0.25, f"Validation de {plural(raw.frame.height, 'ligne')}")
     with engine.connect() as conn:
         known = batches.known_services(conn)
-        already = _intact_batch_with_hash(conn, raw.content_hash, "effectifs" if "effectif_agents" in raw.frame.columns else "agregats")
+        already = batches.intact_batch_with_hash(conn, raw.content_hash, file_kind(raw.frame.columns))
     checked = validate(raw, nomenclature, known, today)
     if not checked.ok:
         n = checked.issues.height
