@@ -1,4 +1,4 @@
-"""Administration actions offered to the app (import, history, rollback, templates).
+"""Administration actions offered to the app (import, history, rollback, templates, publication).
 
 The import page calls these rather than the store or the ingest code directly: what comes
 back is a report, a history or a message, never an aggregate value.
@@ -15,7 +15,7 @@ from analytics.templates import headcount_template_csv, template_csv, template_x
 
 __all__ = [
     "ImportReport", "RollbackRefused", "import_upload", "import_history", "rollback_batch", "report_csv",
-    "aggregate_template_csv", "aggregate_template_xlsx", "headcount_template_csv",
+    "aggregate_template_csv", "aggregate_template_xlsx", "headcount_template_csv", "publish_now", "publications",
 ]
 
 RollbackRefused = batches.RollbackRefused
@@ -43,3 +43,17 @@ def aggregate_template_csv() -> bytes:
 
 def aggregate_template_xlsx() -> bytes:
     return template_xlsx(default_nomenclature())
+
+
+def publish_now(author: str, progress: Progress = no_progress):
+    """Protect the active aggregates and store the next numbered publication (a PublicationOutcome)."""
+    from analytics.publications import publish
+
+    return publish(author, progress=progress)
+
+
+def publications():
+    """Every publication, newest first, without any cell value (PublicationInfo)."""
+    from analytics.views import publication_history
+
+    return publication_history()

@@ -126,6 +126,12 @@ def cmd_serve(args) -> int:
     loaded = ensure_demo_loaded(progress=_progress)
     if loaded:
         _err("Base vide : données fictives de démonstration chargées.")
+    from analytics.publications import latest_publication, publish
+
+    if latest_publication() is None:
+        _err("Aucune publication en vigueur : calcul de la publication protégée (secret statistique).")
+        outcome = publish(default_author(), progress=_progress)
+        _err(outcome.message)
     app = Path(__file__).resolve().parent.parent / "app.py"
     argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
             "--browser.gatherUsageStats", "false"]
@@ -170,10 +176,76 @@ def cmd_protect(args) -> int:
     return EXIT_OK
 
 
+def _published_set_arg(path: str | None):
+    """The published set of `--published-set`, or the deployment's; raises PublishedSetError / OSError."""
+    from analytics.disclosure.published_set import default_published_set, parse_published_set
+
+    return parse_published_set(Path(path).read_text(encoding="utf-8")) if path else default_published_set()
+
+
+def cmd_publish(args) -> int:
+    from analytics.disclosure.published_set import PublishedSetError
+    from analytics.publications import publish
+    from analytics.settings import get_settings
+
+    k = get_settings().k if args.k is None else args.k
+    if k < 2:
+        _err("--k doit être au moins 2")
+        return EXIT_USAGE
+    if args.published_set and not Path(args.published_set).is_file():
+        _err(f"Fichier introuvable : {args.published_set}")
+        return EXIT_USAGE
+    try:
+        published = _published_set_arg(args.published_set)
+    except (PublishedSetError, OSError, UnicodeDecodeError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    _err(f"Publication (k = {k}, ensemble publié : {published.describe()})")
+    try:
+        outcome = publish(args.author, k, published, progress=_progress)
+    except ValueError as exc:  # the store holds services the referential cannot place
+        _err(f"Publication impossible : {exc}")
+        return EXIT_REFUSED
+    if outcome.ok:
+        print(outcome.message)
+        return EXIT_OK
+    _err(outcome.message)  # refused by the audit, or nothing to publish
+    return EXIT_REFUSED
+
+
+def cmd_publications(args) -> int:
+    from analytics.publications import publication_history
+
+    history = publication_history()
+    if not history:
+        print("Aucune publication.")
+        return EXIT_OK
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    for p in history:
+        periods = p.period_min if p.period_min == p.period_max else f"{p.period_min} à {p.period_max}"
+        status = "publiée" if p.published else "refusée"
+        line = (f"n° {p.number:>4}  {p.created_at.astimezone(paris):%d/%m/%Y %H:%M}  {status:<8}  k = {p.k}  {periods:<18}  "
+                f"{fr_int(p.cell_count):>9} cellules  {fr_int(p.secret_count):>7} secrets")
+        if not p.published:
+            line += f"  {fr_int(p.audit_failures)} échecs d'audit"
+        years = ", ".join(str(a) for a in p.years)
+        if p.reused_years:
+            years += f" (reprises : {', '.join(str(a) for a in p.reused_years)})"
+        print(f"{line}  années {years}  ({p.author}, {fr_float(p.seconds, 1)} s)")
+    return EXIT_OK
+
+
 def cmd_bench(args) -> int:
     from analytics.bench import run_bench
 
-    return run_bench(as_json=args.json, rows=args.rows)
+    parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
+    if not parts or any(p not in ("import", "secret") for p in parts):
+        _err(f"--parts attend import, secret ou import,secret, pas « {args.parts} »")
+        return EXIT_USAGE
+    return run_bench(as_json=args.json, rows=args.rows, parts=parts, secret_scope=args.secret_scope,
+                     secret_tables=args.secret_tables)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,9 +291,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-errors", type=int, default=50)
     p.set_defaults(func=cmd_protect)
 
+    p = sub.add_parser("publish", help="protéger les agrégats de la base et enregistrer une publication numérotée")
+    p.add_argument("--k", type=int, default=None, help="seuil du secret statistique (par défaut VIGIE_K, 5)")
+    p.add_argument("--published-set", metavar="REGLES.yaml", help="ensemble publié (liste de règles geo / periode / dimensions)")
+    p.add_argument("--author", default=default_author(), help="auteur de la publication (par défaut : l'utilisateur système)")
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser("publications", help="historique des publications")
+    p.set_defaults(func=cmd_publications)
+
     p = sub.add_parser("bench", help="mesures de performance")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.add_argument("--rows", type=int, default=1_000_000, help="taille du fichier d'import mesuré (1 000 000 par défaut)")
+    p.add_argument("--parts", default="import,secret", help="parties mesurées : import, secret (les deux par défaut)")
+    p.add_argument("--secret-scope", metavar="REGION", help="limiter la mesure du secret à une région (code, ex. 53)")
+    p.add_argument("--secret-tables", type=int, default=10, help="nombre de petites tables comparées à l'optimum (10)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -37,3 +37,16 @@ def fr_period_range(periods: list[str]) -> str:
     if len(first) == 7:
         first, last = fr_month(first), fr_month(last)
     return first if first == last else f"{first} à {last}"
+
+
+SECRET_MARK = "s"
+SECRET_LEGEND = "s : secret statistique"
+
+
+def fr_cell(value: int | None, statut: str) -> str:
+    """A published cell as shown in tables: its value in French format, or `s` when secret.
+
+    Both kinds of secret read `s`: nothing on screen says whether a secret is primary or secondary."""
+    if statut != "publie" or value is None:
+        return SECRET_MARK
+    return fr_int(value)

@@ -1,8 +1,9 @@
 """The store of raw aggregates (SQLAlchemy Core; SQLite by default, PostgreSQL in production).
 
 Raw values never leave this module except towards ingest (writing) and disclosure
-(computing a publication). Pages, charts and reports never import it (import-linter).
-The schema is owned by Alembic (analytics/migrations); `metadata` mirrors it for queries.
+(computing a publication, through analytics.publications). The publication tables hold
+protected cells only; analytics.views reads them. Pages, charts and reports never import
+this module (import-linter). The schema is owned by Alembic (analytics/migrations); `metadata` mirrors it for queries.
 """
 
 from __future__ import annotations
@@ -94,6 +95,60 @@ headcount_replaced = sa.Table(
     sa.Column("service", sa.String(64), nullable=False),
     sa.Column("annee", sa.Integer, nullable=False),
     sa.Column("effectif_agents", sa.Integer, nullable=False),
+)
+
+# Publications (analytics.publications writes them, analytics.views reads them): the only source of
+# every figure a person sees. A cell says whether it is secret, never whether the secret is primary
+# or secondary (the counts live in `publication`): nothing downstream can tell them apart.
+publication = sa.Table(
+    "publication",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the publication number
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("author", sa.String(120), nullable=False),
+    sa.Column("k", sa.Integer, nullable=False),
+    sa.Column("published_set", sa.Text, nullable=False),  # YAML rules
+    sa.Column("nomenclature_code", sa.String(64), nullable=False),
+    sa.Column("nomenclature_hash", sa.String(64), nullable=False),  # SHA-256 of the preset file
+    sa.Column("source_batches", sa.Text, nullable=False),  # JSON list of active aggregate batch ids
+    sa.Column("period_min", sa.String(7)),
+    sa.Column("period_max", sa.String(7)),
+    sa.Column("status", sa.String(12), nullable=False),  # publiee | refusee
+    sa.Column("cell_count", sa.Integer, nullable=False),
+    sa.Column("primary_count", sa.Integer, nullable=False),
+    sa.Column("secondary_count", sa.Integer, nullable=False),
+    sa.Column("audited_cells", sa.Integer, nullable=False),
+    sa.Column("audit_failures", sa.Integer, nullable=False),
+    sa.Column("audit_summary", sa.Text, nullable=False),  # JSON: per-year protection summaries and totals
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+
+# One row per calendar year of a publication (years are independent systems: no level above the year).
+publication_year = sa.Table(
+    "publication_year",
+    metadata,
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), primary_key=True),
+    sa.Column("annee", sa.Integer, primary_key=True),
+    # SHA-256 of the year's sorted fine rows, k, published set and preset: same hash, same pattern.
+    sa.Column("input_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("primary_count", sa.Integer, nullable=False),
+    sa.Column("secondary_count", sa.Integer, nullable=False),
+    sa.Column("cell_count", sa.Integer, nullable=False),
+    sa.Column("audit_failures", sa.Integer, nullable=False),
+)
+
+publication_cell = sa.Table(
+    "publication_cell",
+    metadata,
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), primary_key=True, index=True),
+    sa.Column("geo_niveau", sa.String(12), primary_key=True),
+    sa.Column("geo_code", sa.String(64), primary_key=True),
+    sa.Column("periode_niveau", sa.String(10), primary_key=True),
+    sa.Column("periode", sa.String(7), primary_key=True),
+    sa.Column("dimension", sa.String(40), primary_key=True),
+    sa.Column("modalite", sa.String(64), primary_key=True),
+    sa.Column("valeur", sa.Integer),  # NULL when secret
+    sa.Column("secret", sa.Boolean, nullable=False),
 )
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"

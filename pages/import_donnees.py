@@ -1,4 +1,4 @@
-"""Import des données: upload with progress, validation report, history, rollback, templates (admin only)."""
+"""Import des données: upload, validation report, history, rollback, templates, publication (admin only)."""
 
 from analytics.auth import require
 
@@ -8,7 +8,7 @@ import polars as pl  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics import admin  # noqa: E402
-from analytics.formatting import fr_int  # noqa: E402
+from analytics.formatting import fr_float, fr_int  # noqa: E402
 from analytics.ui import fr_datetime  # noqa: E402
 
 st.title("Import des données")
@@ -94,3 +94,37 @@ else:
                 st.session_state["rollback_message"] = ("error", f"Annulation refusée : {refused}")
             st.session_state.pop("last_report", None)
             st.rerun()  # redraw the history with the batch's new state
+
+st.subheader("Publication")
+st.caption(
+    "Les pages ne montrent que la dernière publication : le cube protégé par le secret statistique (petits effectifs "
+    "masqués, secrets secondaires, audit par programmation linéaire). Publiez après chaque import pour que les pages "
+    "tiennent compte des nouvelles données. Les années inchangées reprennent la protection de la publication précédente."
+)
+if "publish_message" in st.session_state:
+    kind, text = st.session_state.pop("publish_message")
+    (st.success if kind == "success" else st.error)(text)
+if st.button("Publier les données chargées", type="primary", key="publish_go"):
+    bar = st.progress(0.0, text="Préparation de la publication")
+    outcome = admin.publish_now(user.name, progress=lambda f, label: bar.progress(min(f, 1.0), text=label))
+    bar.empty()
+    st.session_state["publish_message"] = ("success" if outcome.ok else "error", outcome.message)
+    st.rerun()
+history = admin.publications()
+if not history:
+    st.caption("Aucune publication pour l'instant : les pages n'affichent aucun chiffre.")
+else:
+    st.dataframe(
+        pl.DataFrame({
+            "N°": [p.number for p in history],
+            "Date": [fr_datetime(p.created_at) for p in history],
+            "Auteur": [p.author for p in history],
+            "État": ["publiée" if p.published else "refusée par l'audit" for p in history],
+            "Périodes": [f"{p.period_min} → {p.period_max}" if p.period_min else "" for p in history],
+            "k": [p.k for p in history],
+            "Cellules": [fr_int(p.cell_count) for p in history],
+            "Secrets": [fr_int(p.secret_count) for p in history],
+            "Durée (s)": [fr_float(p.seconds, 1) for p in history],
+        }),
+        hide_index=True, width="stretch",
+    )

@@ -17,9 +17,53 @@ def test_bench_file_is_a_valid_import_of_the_requested_size(tmp_path):
 
 
 def test_bench_command_prints_json_figures(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "analytics", "bench", "--json", "--rows", "20000"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "analytics", "bench", "--json", "--rows", "20000", "--parts", "import"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     figures = {m["key"]: m for m in json.loads(done.stdout)}
     assert {"import_rows", "import_seconds", "import_rows_per_s", "import_peak_mb"} <= set(figures)
     assert figures["import_rows"]["value"] >= 20_000
     assert figures["import_peak_mb"]["value"] > 0
+
+
+def test_bench_secret_part_on_one_small_region(capsys):
+    """The secret part alone, on three of the small tables and one year of Mayotte (région 06, one service)."""
+    from analytics.bench import run_bench
+
+    assert run_bench(as_json=True, parts=("secret",), secret_scope="06", secret_tables=3) == 0
+    figures = {m["key"]: m for m in json.loads(capsys.readouterr().out)}
+    assert not {k for k in figures if k.startswith("import_")}, "the import part was not asked for"
+    assert {"secret_ratio", "secret_ratio_worst", "secret_ratio_tables", "secret_national_seconds",
+            "secret_national_secondary_share", "secret_national_audit_ok"} <= set(figures)
+    # protect cannot beat the optimum, table by table, hence on average and in the worst case
+    assert figures["secret_ratio_tables"]["value"] >= 1
+    assert 1 <= figures["secret_ratio"]["value"] <= figures["secret_ratio_worst"]["value"]
+    assert figures["secret_ratio_protect"]["value"] >= figures["secret_ratio_optimum"]["value"] >= 1
+    assert figures["secret_ratio"]["goal"] == "≤ 1,3"
+    assert 0 <= figures["secret_national_secondary_share"]["value"] <= 1
+    assert figures["secret_national_seconds"]["value"] > 0
+    audit_ok = figures["secret_national_audit_ok"]
+    assert audit_ok["value"] in (0, 1) and audit_ok["ok"] is (audit_ok["value"] == 1)  # a verdict, read by people
+    assert "région 06" in figures["secret_national_seconds"]["label"]
+    assert figures["secret_national_seconds"]["ok"] is None  # the < 60 s goal is for the national year
+
+
+def test_bench_secret_ratio_tables_are_fixed_and_small():
+    from analytics.bench import ratio_tables
+
+    first, again = ratio_tables(), ratio_tables()
+    assert len(first) == 10
+    for (fine, services), (fine2, services2) in zip(first, again):
+        assert fine.equals(fine2) and services.equals(services2)
+        assert 2 <= services.height <= 4 and set(services["departement"]) <= {"29", "35"}
+        assert 3 <= fine["periode"].n_unique() <= 6
+        assert set(fine["dimension"]) == {"ensemble", "axe", "problematique"}
+
+
+def test_bench_text_output_in_french(capsys):
+    from analytics.bench import Measure, _fmt
+
+    assert _fmt(Measure("secret_ratio", "x", 1.25, "ratio")) == "1,25"
+    assert _fmt(Measure("secret_ratio", "x", None, "ratio")) == "—"
+    assert _fmt(Measure("secret_national_secondary_share", "x", 0.125, "part")) == "12,5\u00a0%"
+    assert _fmt(Measure("secret_national_audit_ok", "x", 1.0, "audit")) == "réussi"
+    assert _fmt(Measure("secret_national_seconds", "x", 12.34, "s")) == "12,3 s"

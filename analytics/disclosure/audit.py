@@ -1,4 +1,4 @@
-"""The attacker's view, by linear programming (HiGHS): how far can each small cell be pinned down?
+"""The attacker's view, by linear programming (HiGHS): is every small cell protected?
 
 Everything published is used at once: every published value (an equation on the fine cells),
 every secret (known to be >= 1, since zeros are published), the partitions (modalities add up
@@ -8,12 +8,24 @@ and non-negativity. The time and geography trees live in the cube's support matr
 Rule, for every cell with 1 <= value <= k-1 that is not published (secret or hidden):
 U >= k and U - L >= k - 1, where [L, U] is the interval the attacker derives.
 
-Certification without one huge LP per cell:
-- a feasible table y with y_c >= v_c + k - 1 proves the rule for c (U >= y_c and L <= v_c), so a
-  batch LP maximising sum(min(y_c, v_c + k - 1)) certifies many cells at once;
-- the batch LPs run on blocks of modalities with every other fine cell held at its true value:
-  a table feasible in the block is feasible in the whole system, so its certificates hold;
-- what a block cannot certify gets its exact interval from the whole system, one LP per cell.
+The audit proves the rule cell by cell, without one LP per cell over the whole system. Any table
+y that satisfies everything the attacker knows lies inside his interval: L <= y_c <= U. So two
+such tables, a low one and a high one, prove the rule for c when high_c >= k and
+high_c - low_c >= k - 1.
+- A low table minimises the sum of the small cells; a high table maximises
+  sum(min(y_c, cap_c)) with cap_c = max(k, low_c + k - 1), proving many cells at once; each round
+  goes after the cells the previous ones could not reach.
+- These LPs run on blocks (some service-months x some modalities) with every other fine cell
+  held at its true value: a table feasible in a block is feasible in the whole system, so its
+  proofs hold. Blocks go from small to large: each région, then the nation, in three tiers of
+  modality groups (`modality_blocks`). Régions are independent jobs, run in worker processes.
+- A cell no witness proved gets a last chance in its home block (its modality's tier-2 group over
+  the nation for its quarter, or its région for the year), rounds run to the end. What is still
+  unproven is reported failing, with the published cells that bind the block's last witness
+  (non-zero LP duals) near it, and suppression frees it. On small tables the failures get their
+  exact interval over the whole year first. The audit never calls a cell protected without a proof.
+Adding secrets only relaxes the system, so proofs survive the repairs of suppression: `audit`
+takes the cells already proven and only looks at the others.
 """
 
 from __future__ import annotations
@@ -26,10 +38,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from analytics.disclosure.cube import Cube
+from analytics.formatting import fr_int
 from analytics.nomenclature import TOTAL_CODE
 
 INF = highspy.kHighsInf
 TOL = 1e-6
+MIN_ROUND_GAIN = 0.03  # share of a block's cells a witness round must certify to be worth another
+MAX_ROUNDS = 30
+EXACT_BUDGET = 2_000_000  # fine cells x cells: whole-year exact intervals below this size
+EXACT_COLUMNS = 30_000  # and never over a whole year wider than this (one LP there takes seconds)
+NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
+PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
 
 
 def _silence_banner() -> None:
@@ -58,8 +77,11 @@ class AuditResult:
     certified_by_witness: int
     exact_lps: int
     failures: np.ndarray  # cell ids breaking the rule
+    certified: np.ndarray  # bool per cell: proven protected (kept across repairs)
     bounds: dict[int, tuple[float, float]] = field(default_factory=dict)  # exact L, U where solved
+    binding: dict[int, np.ndarray] = field(default_factory=dict)  # failing cell -> published cells holding it
     seconds: float = 0.0
+    lps: int = 0
 
     @property
     def ok(self) -> bool:
@@ -72,14 +94,15 @@ def cells_to_protect(cube: Cube, secret: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero((values >= 1) & (values <= k - 1) & ~published)
 
 
-def _solve(matrix: sp.spmatrix, row_lo, row_up, col_lo, col_up, cost, maximise: bool = False, presolve: bool = True) -> highspy.Highs:
-    matrix = sp.csc_matrix(matrix, dtype=float)
+def _solver() -> highspy.Highs:
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
-    if not presolve:  # many objectives on one polytope: keep the (primal feasible) basis between solves
-        h.setOptionValue("presolve", "off")
-        h.setOptionValue("simplex_strategy", 4)
+    return h
+
+
+def _pass(h: highspy.Highs, matrix, row_lo, row_up, col_lo, col_up, cost, maximise: bool) -> None:
+    matrix = sp.csc_matrix(matrix, dtype=float)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, dtype=float)
@@ -93,8 +116,6 @@ def _solve(matrix: sp.spmatrix, row_lo, row_up, col_lo, col_up, cost, maximise: 
     lp.a_matrix_.value_ = matrix.data
     lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
     h.passModel(lp)
-    h.run()
-    return h
 
 
 def _check(h: highspy.Highs, what: str) -> None:
@@ -103,42 +124,67 @@ def _check(h: highspy.Highs, what: str) -> None:
         raise RuntimeError(f"audit : {what} : {h.modelStatusToString(status)}")
 
 
-class System:
-    """The attacker's equations restricted to the fine cells of `block` (pair indices); others at their true value."""
+class CubeIndex:
+    """What every block needs from the cube, computed once."""
 
-    def __init__(self, cube: Cube, secret: np.ndarray, block: list[int]):
-        n_pairs, n_sm = len(cube.pairs), cube.service_months.height
-        self.cube, self.block = cube, np.array(sorted(block), dtype=np.int64)
-        in_block = np.zeros(n_pairs, dtype=bool)
-        in_block[self.block] = True
-        self.cols = (np.arange(n_sm)[:, None] * n_pairs + self.block[None, :]).ravel()
-        cell_pair = cube.cells["cell"].to_numpy() % n_pairs
-        self.cell_mask = in_block[cell_pair]
-        published = cube.cells["publiable"].to_numpy() & ~secret
-        values = cube.values.astype(float)
-        S = cube.support[:, self.cols] if len(self.block) < n_pairs else cube.support
-        pub = np.flatnonzero(self.cell_mask & published)
-        sec = np.flatnonzero(self.cell_mask & secret)
-        rows = [S[pub], S[sec]]
-        lo = [values[pub], np.ones(sec.size)]
-        up = [values[pub], np.full(sec.size, INF)]
+    def __init__(self, cube: Cube, secret: np.ndarray):
+        self.cube = cube
+        self.n_pairs = len(cube.pairs)
+        self.n_sm = cube.service_months.height
+        self.support_csc = cube.support.tocsc().astype(float)
+        self.values = cube.values.astype(float)
+        self.published = cube.cells["publiable"].to_numpy() & ~secret
+        self.secret = secret
+        self.x = cube.x.astype(float)
+
+
+class System:
+    """The attacker's equations on the fine cells of some service-months x some modalities.
+
+    Every other fine cell is held at its true value, so the published cells that touch the block
+    become equations (or, for secrets, `>= 1`) on the block's share of them.
+    """
+
+    def __init__(self, index: CubeIndex, sms: np.ndarray, block: np.ndarray):
+        n_pairs = index.n_pairs
+        self.index = index
+        self.sms = np.asarray(sms, dtype=np.int64)
+        self.block = np.asarray(sorted(block), dtype=np.int64)
+        self.cols = (self.sms[:, None] * n_pairs + self.block[None, :]).ravel()
+        S = index.support_csc[:, self.cols].tocsr()
+        self.touching = np.flatnonzero(np.diff(S.indptr) > 0)  # cells whose value the block can move
+        S = S[self.touching]
+        self.support = S
+        xb = index.x[self.cols]
+        share = S @ xb  # the block's part of each touching cell
+        self.outside = index.values[self.touching] - share  # held part
+        pub = index.published[self.touching]
+        sec = index.secret[self.touching]
+        need = sec & (1 - self.outside > TOL)  # a secret whose held part is already >= 1 adds nothing
+        self.published_rows = self.touching[pub]  # cell id of each of the first rows
+        rows = [S[pub], S[need]]
+        lo = [share[pub], 1 - self.outside[need]]
+        up = [share[pub], np.full(int(need.sum()), INF)]
         col_lo = np.zeros(self.cols.size)
         col_up = np.full(self.cols.size, INF)
-        struct, s_lo, s_up = self._structure(in_block, n_sm, n_pairs, col_lo, col_up)
+        struct, s_lo, s_up = self._structure(col_lo, col_up)
         rows.append(struct)
         lo.append(s_lo)
         up.append(s_up)
         self.matrix = sp.vstack(rows, format="csr")
         self.row_lo, self.row_up = np.concatenate(lo), np.concatenate(up)
         self.col_lo, self.col_up = col_lo, col_up
-        self.support = S.tocsr()
+        self.position = {int(c): i for i, c in enumerate(self.touching)}
 
-    def _structure(self, in_block, n_sm, n_pairs, col_lo, col_up):
-        cube = self.cube
-        x = cube.x.reshape(n_sm, n_pairs).astype(float)
+    def _structure(self, col_lo, col_up):
+        index, cube = self.index, self.index.cube
+        n_pairs, n_sm = index.n_pairs, self.sms.size
+        x = index.x.reshape(-1, n_pairs)[self.sms]
         pairs = cube.pairs
+        in_block = np.zeros(n_pairs, dtype=bool)
+        in_block[self.block] = True
         ens = pairs.index((TOTAL_CODE, TOTAL_CODE))
-        local = {p: i for i, p in enumerate(self.block)}
+        local = {int(p): i for i, p in enumerate(self.block)}
         width = len(self.block)
         rows, lo, up = [], [], []
         for dim in cube.nomenclature.dimensions.values():
@@ -168,45 +214,80 @@ class System:
                         col_lo[local[ens]::width] = np.maximum(col_lo[local[ens]::width], x[:, m])
         if not rows:
             return sp.csr_matrix((0, self.cols.size)), np.zeros(0), np.zeros(0)
-        block = sp.csr_matrix(np.array(rows))
-        # one row per (service-month, relation): kron(I_sm, block) with rows ordered sm-major
-        matrix = sp.kron(sp.identity(n_sm, format="csr"), block, format="csr")
-        lo_all = np.column_stack(lo).ravel()
-        up_all = np.column_stack(up).ravel()
-        return matrix, lo_all, up_all
+        pattern = sp.csr_matrix(np.array(rows))
+        # one row per (service-month, relation): kron(I_sm, pattern) with rows ordered sm-major
+        matrix = sp.kron(sp.identity(n_sm, format="csr"), pattern, format="csr")
+        return matrix, np.column_stack(lo).ravel(), np.column_stack(up).ravel()
 
-    def witness(self, cells: np.ndarray, caps: np.ndarray) -> np.ndarray:
-        """Maximise sum(min(S_c y, cap_c)) over tables feasible here; return S_c y for `cells`."""
-        m = cells.size
-        S_c = self.support[cells].astype(float)
-        n = self.cols.size
+    def local_rows(self, cells: np.ndarray) -> np.ndarray:
+        return np.array([self.position[int(c)] for c in cells], dtype=np.int64)
+
+    def low(self, cells: np.ndarray) -> np.ndarray:
+        """A feasible table pushing `cells` down (minimum of their sum); their values in it."""
+        rows = self.local_rows(cells)
+        S_c = self.support[rows]
+        h = _solver()
+        _pass(h, self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.asarray(S_c.sum(axis=0)).ravel(), False)
+        h.run()
+        _check(h, "table témoin basse")
+        y = np.asarray(h.getSolution().col_value)
+        return self.outside[rows] + S_c @ y
+
+    def high(self, cells: np.ndarray, caps: np.ndarray, binding: list | None = None) -> np.ndarray:
+        """Maximise sum(min(y_c, cap_c)) over tables feasible here; the values of `cells` in it.
+
+        `binding` receives the published cells whose equations hold the optimum down (non-zero
+        duals): suppressing some of them is what can free the cells left below their cap."""
+        rows = self.local_rows(cells)
+        S_c = self.support[rows]
+        m, n = cells.size, self.cols.size
         matrix = sp.vstack([
             sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
-            sp.hstack([-S_c, sp.identity(m)]),  # t_c - S_c y <= 0
+            sp.hstack([-S_c, sp.identity(m)]),  # t_c - S_c y <= outside_c
         ])
-        h = _solve(matrix,
-                   np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, np.zeros(m)]),
-                   np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
-                   np.concatenate([np.zeros(n), np.ones(m)]), maximise=True)
-        _check(h, "table témoin")
-        y = np.asarray(h.getSolution().col_value)[:n]
-        return S_c @ y
+        h = _solver()
+        _pass(h, matrix,
+              np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
+              np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
+              np.concatenate([np.zeros(n), np.ones(m)]), True)
+        h.run()
+        _check(h, "table témoin haute")
+        solution = h.getSolution()
+        if binding is not None:
+            duals = np.asarray(solution.row_dual)[:self.published_rows.size]
+            binding.extend(self.published_rows[np.abs(duals) > TOL].tolist())
+        y = np.asarray(solution.col_value)[:n]
+        return self.outside[rows] + S_c @ y
 
-    def intervals(self, cells: np.ndarray, k: int) -> dict[int, tuple[float, float]]:
-        """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule."""
+    def intervals(self, cells: np.ndarray, k: int, binding: dict | None = None) -> dict[int, tuple[float, float]]:
+        """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule.
+
+        For a cell that breaks the rule, `binding[cell]` receives the published cells whose equations
+        hold U down (non-zero duals at the maximum): suppressing one of them is what can free it."""
         n = self.cols.size
-        h = _solve(self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.zeros(n), presolve=False)
+        h = _solver()
+        h.setOptionValue("presolve", "off")  # many objectives on one polytope: keep the basis between solves
+        h.setOptionValue("simplex_strategy", 4)  # primal simplex: the previous basis stays feasible
+        _pass(h, self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.zeros(n), False)
+        h.run()
         _check(h, "système de l'attaquant")
         out = {}
         everything = np.arange(n, dtype=np.int32)
-        values = self.cube.values
-        for cell in cells:
-            row = self.support[int(cell)]
+        values = self.index.values
+        for cell, row in zip(cells, self.local_rows(cells)):
+            sel = self.support[int(row)]
             cost = np.zeros(n)
-            cost[row.indices] = row.data
+            cost[sel.indices] = sel.data
             h.changeColsCost(n, everything, cost)
-            upper = self._optimum(h, highspy.ObjSense.kMaximize, cell)
-            lower = float(values[cell]) if upper >= values[cell] + k - 1 - TOL else self._optimum(h, highspy.ObjSense.kMinimize, cell)
+            base = float(self.outside[row])
+            upper = base + self._optimum(h, highspy.ObjSense.kMaximize, cell)
+            if upper >= values[cell] + k - 1 - TOL:
+                lower = float(values[cell])
+            else:
+                duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
+                lower = base + self._optimum(h, highspy.ObjSense.kMinimize, cell)
+                if binding is not None and not _rule_holds(lower, upper, k):
+                    binding[int(cell)] = self.published_rows[np.abs(duals) > TOL]
             out[int(cell)] = (lower, upper)
         return out
 
@@ -220,67 +301,314 @@ class System:
         return h.getInfo().objective_function_value
 
 
-def blocks(cube: Cube) -> list[list[int]]:
-    """Blocks of modalities to certify in, cheapest first.
+def modality_blocks(cube: Cube) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+    """Groups of modalities to certify in, in three tiers of growing size.
 
-    One dimension or one modality with `ensemble` held; then each multiple-response modality with
-    `ensemble` free and one pivot modality per partition absorbing the change (the pivot is the
-    modality with the most situations, hence the most room); then `ensemble` with every partition.
+    1. `ensemble` held: each multiple-response or independent modality alone; each partition.
+    2. `ensemble` free, with one pivot per partition absorbing its change (the modality with the
+       most situations, hence the most room): each multiple-response modality; each partition
+       whole; `ensemble` alone (for the `ensemble` cells themselves).
+    3. `ensemble` with every partition whole.
     """
     pairs, n_pairs = cube.pairs, len(cube.pairs)
     ens = pairs.index((TOTAL_CODE, TOTAL_CODE))
     totals = cube.x.reshape(-1, n_pairs).sum(axis=0)
-    first, second, pivots = [], [], []
+    first, second, pivots, partitions, multiples = [], [], [], [], []
     for dim in cube.nomenclature.dimensions.values():
         members = [i for i, (d, _) in enumerate(pairs) if d == dim.code]
         if not members:
             continue
         if dim.relation in ("multiple", "independent"):
             first += [[m] for m in members]
+            multiples += members if dim.relation == "multiple" else []
         elif dim.relation == "partition":
             first.append(members)
+            partitions.append(members)
             pivots.append(max(members, key=lambda m: (totals[m], -m)))
-    for dim in cube.nomenclature.by_relation("multiple"):
-        second += [[ens, m, *pivots] for m, (d, _) in enumerate(pairs) if d == dim.code]
-    ensemble_block = [i for i, (d, _) in enumerate(pairs)
-                      if d == TOTAL_CODE or cube.nomenclature.dimension(d).relation == "partition"]
-    return first + second + [ensemble_block]
+    second = [sorted({ens, m, *pivots}) for m in multiples]
+    second += [sorted({ens, *members, *pivots}) for members in partitions]
+    second.append(sorted({ens, *pivots}))
+    return first, second, [sorted({ens, *(m for members in partitions for m in members)})]
+
+
+def home_blocks(cube: Cube) -> dict[int, list[int]]:
+    """For each modality, the tier-2 group it belongs to (independent ones: alone): where a cell no
+    witness certified gets its interval."""
+    first, second, _ = modality_blocks(cube)
+    home: dict[int, list[int]] = {}
+    for block in second:  # `ensemble` and the pivots are in several groups: the smallest wins
+        for m in block:
+            if m not in home or len(block) < len(home[m]):
+                home[m] = block
+    for block in first:
+        for m in block:
+            home.setdefault(m, block)
+    return home
+
+
+Block = tuple[np.ndarray, list[int]]  # (service-months, modalities)
+
+
+def phases(cube: Cube) -> list[list[list[tuple]]]:
+    """Blocks to certify in: phases run one after the other; a phase is a list of jobs that may run
+    in parallel; a job is a list of blocks tried in turn.
+
+    1. The nation for the year, one modality at a time with `ensemble` held (a partition's
+       modality with its pivot): narrow LPs whose rounds run to the end; most small cells are
+       hidden service-months, freed by swaps between months and services.
+    2. Each région alone, partitions whole, then tiers 2 and 3 (`ensemble` moving too): one job
+       per région.
+    3. The nation for each quarter, tier 1 (région-months move within a quarter).
+    National blocks stay narrow: an LP over every service and many modalities is slow, and what
+    only wide moves protect is settled at home (`home_jobs`) and by suppression.
+    Years never share an equation: each year is its own set of blocks.
+    """
+    sms = cube.service_months
+    first, second, third = modality_blocks(cube)
+    totals = cube.x.reshape(-1, len(cube.pairs)).sum(axis=0)
+    narrow, wide = [], []
+    for block in first:
+        if len(block) == 1:
+            narrow.append(block)
+        else:  # a partition: each modality with the pivot, which absorbs the change
+            wide.append(block)
+            pivot = max(block, key=lambda m: (totals[m], -m))
+            narrow += [sorted({m, pivot}) for m in block if m != pivot]
+    period = sms["periode"].to_numpy()
+    year = np.array([p[:4] for p in period])
+    quarter = np.array([f"{p[:4]}-{(int(p[5:7]) - 1) // 3}" for p in period])
+    region = sms["region"].to_numpy()
+    by_year, regional, by_quarter = [], [], []
+    for y in np.unique(year):
+        in_year = year == y
+        by_year += [[(np.flatnonzero(in_year), block, None, 0.0)] for block in narrow]
+        regions = [np.flatnonzero(in_year & (region == r)) for r in np.unique(region[in_year])]
+        regional += [[(r, block) for block in (*wide, *second, *third)] for r in regions]
+        quarters = [np.flatnonzero(in_year & (quarter == q)) for q in np.unique(quarter[in_year])]
+        by_quarter += [[(q, block) for q in quarters] for block in first]
+    return [by_year, regional, by_quarter]
+
+
+def _representatives(cube: Cube, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cells with the same fine cells are one unknown (a département with one service, a région with
+    one département): audit one of each. Returns (representatives, representative of each cell)."""
+    support = cube.support
+    keys = [support.indices[support.indptr[c]:support.indptr[c + 1]].tobytes() for c in cells]
+    first: dict[bytes, int] = {}
+    owner = np.array([first.setdefault(key, int(c)) for key, c in zip(keys, cells)], dtype=np.int64)
+    return np.array(sorted(set(first.values())), dtype=np.int64), owner
 
 
 def _rule_holds(lower: float, upper: float, k: int) -> bool:
     return upper >= k - TOL and upper - lower >= k - 1 - TOL
 
 
-def audit(cube: Cube, secret: np.ndarray, k: int, max_rounds: int = 60) -> AuditResult:
+# The state a forked worker reads (fork shares it without copying).
+_job_state: dict = {}
+
+
+def _witness_rounds(system: System, cells: np.ndarray, low: np.ndarray, k: int, min_gain: float) -> tuple[np.ndarray, int]:
+    """Low table, then high tables round after round; returns (cells certified, LPs solved)."""
+    low[cells] = np.minimum(low[cells], system.low(cells))
+    certified, lps = [], 1
+    for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
+        caps = np.maximum(k, low[cells] + k - 1)
+        reached = system.high(cells, caps) >= caps - TOL
+        lps += 1
+        certified.append(cells[reached])
+        cells = cells[~reached]
+        # A round that certifies little means the block has given what it can: later blocks are wider.
+        if not cells.size or reached.sum() < max(1, min_gain * (cells.size + reached.sum())):
+            break
+    return np.concatenate(certified), lps
+
+
+def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict, dict]:
+    """Certify what the job's blocks can.
+
+    Returns (certified cells, cells given a low, their low, LPs, intervals, binding cells); the
+    last two only for a home job, whose blocks carry the cells they are home to, and which ends with
+    the interval of every cell its witnesses could not certify.
+    """
+    index, remaining, low, k = (_job_state[key] for key in ("index", "remaining", "low", "k"))
+    remaining, low = remaining.copy(), low.copy()
+    certified, lowered, lps, bounds, binding = [], {}, 0, {}, {}
+    for sms, block, *options in job:
+        only, gain = (*options, None, None)[:2]
+        system = System(index, sms, np.asarray(block))
+        cells = system.touching[remaining[system.touching]]
+        if only is not None:  # a home block: just the cells whose home it is
+            cells = cells[np.isin(cells, only)]
+        if not cells.size:
+            continue
+        # Narrow blocks are cheap: go on while rounds certify anything at all.
+        if gain is not None:
+            min_gain = gain
+        else:
+            min_gain = 0.0 if only is not None or system.cols.size < NARROW_COLUMNS else MIN_ROUND_GAIN
+        done, count = _witness_rounds(system, cells, low, k, min_gain)
+        lowered.update({int(c): low[c] for c in cells})
+        remaining[done] = False
+        certified.append(done)
+        lps += count
+        rest = cells[remaining[cells]]
+        if only is not None and rest.size:
+            # Left below their cap even here: reported failing (a block's witnesses lie inside the
+            # attacker's interval, so this is on the safe side), with the published cells binding
+            # this block's last witness near each of them as the complements to try.
+            caps = np.maximum(k, low[rest] + k - 1)
+            held: list[int] = []
+            reached = system.high(rest, caps, held)
+            lps += 1
+            near = _near(index, np.array(sorted(set(held)), dtype=np.int64))
+            for cell, value in zip(rest, reached):
+                bounds[int(cell)] = (float(low[cell]), float(value))
+                binding[int(cell)] = near(int(cell))
+    done = np.concatenate(certified) if certified else np.zeros(0, dtype=np.int64)
+    keys = np.fromiter(lowered, dtype=np.int64, count=len(lowered))
+    return done, keys, np.array([lowered[int(c)] for c in keys], dtype=float), lps, bounds, binding
+
+
+def _in_workers(jobs: list[list[Block]], workers: int, **state) -> list:
+    """Run the jobs, in forked worker processes when there are several (they read `state` as the
+    parent left it: fork shares it without copying)."""
+    _job_state.update(state)
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            return [_run_job(job) for job in jobs]
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_run_job, jobs, chunksize=1)
+    finally:
+        _job_state.clear()
+
+
+def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None = None, workers: int | None = None,
+          progress=None) -> AuditResult:
+    """Check the rule for every small unpublished cell; `certified` (from a previous audit of a
+    pattern with fewer secrets) is trusted, since adding secrets only widens the attacker's intervals.
+    `progress(fraction, label)` hears of each phase."""
     start = time.perf_counter()
+    progress = progress or (lambda _fraction, _label: None)
     values = cube.values
     todo = cells_to_protect(cube, secret, k)
-    n_pairs = len(cube.pairs)
+    index = CubeIndex(cube, secret)
+    proven = np.zeros(cube.cells.height, dtype=bool) if certified is None else certified.copy()
+    unknowns, owner = _representatives(cube, todo[~proven[todo]])
     remaining = np.zeros(cube.cells.height, dtype=bool)
-    remaining[todo] = True
-    everything = list(range(n_pairs))
-    for block in [*blocks(cube), everything]:  # the whole system last, for what the blocks left
-        system = None
-        for _ in range(max_rounds):  # each round's witness certifies cells the previous ones could not
-            cells = np.flatnonzero(remaining)
-            cells = cells[np.isin(cells % n_pairs, block)]
-            if not cells.size:
-                break
-            system = system or System(cube, secret, block)
-            caps = values[cells] + k - 1
-            reached = system.witness(cells, caps) >= caps - TOL
-            remaining[cells[reached]] = False
-            if not reached.any():
-                break
-        cells = np.flatnonzero(remaining)
-        cells = cells[np.isin(cells % n_pairs, block)]
-        if cells.size and system is not None and len(block) < n_pairs:
-            # The block's interval lies inside the true one: if it satisfies the rule, so does the truth.
-            for cell, (lo, up) in system.intervals(cells, k).items():
-                if _rule_holds(lo, up, k):
-                    remaining[cell] = False
-    left = np.flatnonzero(remaining)
-    certified = todo.size - left.size
-    bounds = System(cube, secret, everything).intervals(left, k) if left.size else {}
-    failures = np.array([c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)], dtype=np.int64)
-    return AuditResult(k, todo.size, certified, len(bounds), failures, bounds, time.perf_counter() - start)
+    remaining[unknowns] = True
+    low = values.astype(float).copy()  # the true table is a low witness for every cell
+    lps = 0
+    if workers is None:
+        workers = default_workers() if unknowns.size >= PARALLEL_FROM else 1
+    steps = phases(cube)
+    for step, jobs in enumerate(steps):
+        if not remaining.any():
+            break
+        progress(step / (len(steps) + 1), f"audit : {fr_int(int(remaining.sum()))} cellules à prouver, étape {step + 1} sur {len(steps) + 1}")
+        for done, keys, lows, count, _, _ in _in_workers(jobs, workers, index=index, remaining=remaining, low=low, k=k):
+            remaining[done] = False
+            low[keys] = np.minimum(low[keys], lows)
+            lps += count
+    # What no block certified: witnesses, then intervals, in each cell's home block.
+    bounds: dict[int, tuple[float, float]] = {}
+    binding: dict[int, np.ndarray] = {}
+    progress(len(steps) / (len(steps) + 1), f"audit : {fr_int(int(remaining.sum()))} cellules à prouver, dernière étape")
+    jobs = home_jobs(cube, np.flatnonzero(remaining))
+    for done, _, _, count, job_bounds, job_binding in _in_workers(jobs, workers, index=index, remaining=remaining, low=low, k=k):
+        remaining[done] = False
+        lps += count
+        bounds.update(job_bounds)
+        binding.update(job_binding)
+    _exact_where_affordable(cube, index, bounds, binding, k)
+    bad = {c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)}
+    unchecked = todo[~proven[todo]]
+    failures = np.array(sorted(int(c) for c, o in zip(unchecked, owner) if o in bad), dtype=np.int64)
+    for c, o in zip(unchecked, owner):  # a duplicate shares its representative's interval and binding cells
+        if o in bounds:
+            bounds[int(c)] = bounds[int(o)]
+        if o in binding:
+            binding[int(c)] = binding[int(o)]
+    proven[todo] = True
+    proven[failures] = False
+    certified_now = todo.size - failures.size - len({int(o) for o in owner if o in bounds and o not in bad})
+    return AuditResult(k, todo.size, certified_now, len(bounds), failures, proven, bounds, binding,
+                       time.perf_counter() - start, lps)
+
+
+def _near(index: CubeIndex, candidates: np.ndarray):
+    """cell -> the candidates that share its modality (or `ensemble`) and one of its services or months."""
+    cube, n_pairs = index.cube, index.n_pairs
+    sms = cube.service_months
+    service, month = sms["service"].to_numpy(), sms["periode"].to_numpy()
+    ens = cube.pairs.index((TOTAL_CODE, TOTAL_CODE))
+    by_column = cube.support[candidates].tocsc() if candidates.size else None
+
+    def near(cell: int) -> np.ndarray:
+        if by_column is None:
+            return candidates
+        fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+        own = np.unique(fine // n_pairs)
+        around = np.flatnonzero(np.isin(service, service[own]) | np.isin(month, month[own]))
+        pairs = np.unique([int(fine[0] % n_pairs), ens])
+        columns = (around[:, None] * n_pairs + pairs[None, :]).ravel()
+        return candidates[by_column[:, columns].getnnz(axis=1) > 0]
+
+    return near
+
+
+def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
+    """Where the cells no witness certified get a last chance, with rounds run to the end and then
+    an interval each: their modality's tier-2 group over the nation for their quarter (months
+    swap across régions within a quarter), or, for a cell spanning quarters, over their région
+    (the nation if it spans régions) for the year. One job per block."""
+    n_pairs, sms = len(cube.pairs), cube.service_months
+    period = sms["periode"].to_numpy()
+    year = np.array([p[:4] for p in period])
+    quarter = np.array([f"{p[:4]}-{(int(p[5:7]) - 1) // 3}" for p in period])
+    region = sms["region"].to_numpy()
+    home = home_blocks(cube)
+    groups: dict[tuple, list[int]] = {}
+    for cell in cells:
+        fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+        cell_sms = np.unique(fine // n_pairs)
+        quarters, regions = np.unique(quarter[cell_sms]), np.unique(region[cell_sms])
+        if quarters.size == 1:
+            key = (None, None, quarters[0])
+        else:
+            key = (year[cell_sms[0]], regions[0] if regions.size == 1 else None, None)
+        groups.setdefault((*key, tuple(home[int(fine[0] % n_pairs)])), []).append(int(cell))
+    jobs = []
+    for (in_year, in_region, in_quarter, block), group in groups.items():
+        if in_quarter is not None:
+            chosen = quarter == in_quarter
+        else:
+            chosen = (year == in_year) & ((region == in_region) if in_region is not None else True)
+        jobs.append([(np.flatnonzero(chosen), list(block), np.array(sorted(group), dtype=np.int64))])
+    return jobs
+
+
+def _exact_where_affordable(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) -> None:
+    """Recheck the home-block failures on the whole year when that is cheap (small tables): a cell
+    that only wider moves protect is then not suppressed around for nothing."""
+    failing = np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
+    if not failing.size:
+        return
+    year = cube.service_months["periode"].str.slice(0, 4).to_numpy()
+    for y in np.unique(year):
+        in_year = np.flatnonzero(year == y)
+        system = System(index, in_year, np.arange(index.n_pairs))
+        cells = failing[np.isin(failing, system.touching)]
+        if not cells.size or system.cols.size > EXACT_COLUMNS or system.cols.size * cells.size > EXACT_BUDGET:
+            continue
+        for cell in cells:
+            binding.pop(int(cell), None)
+        bounds.update(system.intervals(cells, k, binding))
+
+
+def default_workers() -> int:
+    import os
+
+    setting = os.environ.get("VIGIE_WORKERS")
+    return max(1, int(setting)) if setting else max(1, min(4, os.cpu_count() or 1))

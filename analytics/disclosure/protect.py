@@ -53,10 +53,12 @@ class ProtectedCube:
         }
 
 
-def protect_cells(fine: pl.DataFrame, services: pl.DataFrame, nomenclature: Nomenclature, published: PublishedSet, k: int) -> ProtectedCube:
+def protect_cells(fine: pl.DataFrame, services: pl.DataFrame, nomenclature: Nomenclature, published: PublishedSet, k: int,
+                  progress=None) -> ProtectedCube:
+    """Build the cube, suppress and audit; `progress(fraction, label)` hears of the audit's phases."""
     start = time.perf_counter()
     cube = build_cube(fine, services, nomenclature, published)
-    protection = protect(cube, k)
+    protection = protect(cube, k, progress)
     return ProtectedCube(cube, protection, time.perf_counter() - start)
 
 
@@ -89,6 +91,7 @@ def protect_file(path, k: int, published: PublishedSet, progress=lambda f, label
         return FileOutcome(refused=ImportReport(REFUSED, path.name, kind="agregats", issues=checked.issues,
                                                 message=f"Fichier refusé : {checked.issues.height} erreur(s)."))
     progress(0.3, "Secret statistique : masquage et audit")
-    protected = protect_cells(checked.rows, checked.services.select("service", "departement"), nomenclature, published, k)
+    protected = protect_cells(checked.rows, checked.services.select("service", "departement"), nomenclature, published, k,
+                              progress=lambda f, label: progress(0.3 + 0.65 * f, label))
     progress(1.0, "Terminé")
     return FileOutcome(protected=protected)

@@ -6,8 +6,9 @@
    cheapest complement (a non-zero publishable cell: small values and fine levels first,
    national and regional totals last). Repeated until nothing changes.
 3. Audit (analytics.disclosure.audit) on everything published at once; each cell still at risk
-   gets the cheapest complement among the cells it shares an equation with (or, for a hidden
-   cell, among the published cells that contain it). Repeated until the audit holds.
+   gets the cheapest complement among the published cells whose equations bind its maximum
+   (non-zero LP duals), else among the cells it shares an equation with (or, for a hidden cell,
+   the published cells touching its service-months). Repeated until the audit holds.
 Deterministic: same input, same pattern (costs tie-break on the cell number).
 """
 
@@ -146,7 +147,7 @@ def _related(cube: Cube, cell: int, publishable: np.ndarray) -> np.ndarray:
     return np.flatnonzero((overlap > 0) & publishable)
 
 
-def protect(cube: Cube, k: int) -> Protection:
+def protect(cube: Cube, k: int, progress=None) -> Protection:
     values = cube.values
     publishable = cube.cells["publiable"].to_numpy()
     primary = publishable & (values >= 1) & (values <= k - 1)
@@ -159,7 +160,7 @@ def protect(cube: Cube, k: int) -> Protection:
         for cell in eq:
             member_of.setdefault(int(cell), []).append(i)
     repairs = 0
-    result = audit(cube, secret, k)
+    result = audit(cube, secret, k, progress=progress)
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
         added, seen = 0, set()
@@ -169,11 +170,14 @@ def protect(cube: Cube, k: int) -> Protection:
             if fine_cells in seen:  # the same fine cells seen at another level: one complement is enough
                 continue
             seen.add(fine_cells)
-            if cell in member_of:
-                candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
-            else:
-                candidates = _related(cube, cell, publishable)
-            pick = _cheapest(candidates, secret, values, cost)
+            # The published cells whose equations hold the cell's maximum down (LP duals) first.
+            pick = _cheapest(result.binding.get(cell, np.zeros(0, dtype=np.int64)), secret, values, cost)
+            if pick is None:
+                if cell in member_of:
+                    candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
+                else:
+                    candidates = _related(cube, cell, publishable)
+                pick = _cheapest(candidates, secret, values, cost)
             if pick is None:
                 pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
             if pick is not None:
@@ -182,5 +186,5 @@ def protect(cube: Cube, k: int) -> Protection:
         if not added:  # nothing left to suppress around the failures: the audit verdict stands
             break
         local_pass(eqs, secret, values, cost, k)
-        result = audit(cube, secret, k)
+        result = audit(cube, secret, k, certified=result.certified, progress=progress)
     return Protection(k, primary, secret & ~primary, result, repairs)
