@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -126,12 +127,21 @@ def cmd_serve(args) -> int:
     loaded = ensure_demo_loaded(progress=_progress)
     if loaded:
         _err("Base vide : données fictives de démonstration chargées.")
-    from analytics.publications import latest_publication, publish
+    from analytics.publication_progress import running
+    from analytics.publications import latest_publication
 
-    if latest_publication() is None:
-        _err("Aucune publication en vigueur : calcul de la publication protégée (secret statistique).")
-        outcome = publish(default_author(), progress=_progress)
-        _err(outcome.message)
+    if latest_publication() is None and running() is None:
+        # Protecting several national years takes minutes: publish in the background, and let the
+        # app show how far it is (the home page reads analytics.publication_progress).
+        from analytics.settings import get_settings
+
+        log = get_settings().data_dir / "publication.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            subprocess.Popen([sys.executable, "-m", "analytics", "publish", "--author", default_author()],
+                             stdout=out, stderr=out, stdin=subprocess.DEVNULL, start_new_session=True)
+        _err(f"Aucune publication en vigueur : publication lancée en arrière-plan (journal : {log}). "
+             "L'application l'affichera dès qu'elle sera prête.")
     app = Path(__file__).resolve().parent.parent / "app.py"
     argv = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
             "--browser.gatherUsageStats", "false"]

@@ -42,13 +42,14 @@ from analytics.nomenclature import Nomenclature, default_nomenclature
 from analytics.views import PUBLISHED, REFUSED, PublicationInfo, latest_publication, publication_history
 
 __all__ = [
-    "PUBLISHED", "REFUSED", "NOTHING", "PublicationInfo", "PublicationOutcome", "YearOutcome", "YearPlan", "PublicationRun",
+    "PUBLISHED", "REFUSED", "NOTHING", "BUSY", "PublicationInfo", "PublicationOutcome", "YearOutcome", "YearPlan", "PublicationRun",
     "publish", "plan_publication", "record_publication", "latest_publication", "publication_history",
     "published_set_yaml", "year_input_hash",
 ]
 
 Progress = Callable[[float, str], None]
 NOTHING = "rien_a_publier"  # no aggregate in the store: nothing is stored
+BUSY = "en_cours"  # another publication is running: nothing is done
 
 CELL_COLUMNS = ["geo_niveau", "geo_code", "periode_niveau", "periode", "dimension", "modalite", "valeur", "secret"]
 FINE_SCHEMA = {"periode": pl.String, "service": pl.String, "departement": pl.String, "dimension": pl.String,
@@ -314,15 +315,26 @@ def publish(
     k = get_settings().k if k is None else k
     if k < 2:
         raise ValueError("le seuil k du secret statistique doit être au moins 2")
+    from analytics.publication_progress import Tracker, running
+
+    under_way = running()
+    if under_way is not None:
+        return PublicationOutcome(BUSY, None, f"Une publication est déjà en cours (lancée par {under_way.author}) : "
+                                              f"{under_way.label}. Réessayez quand elle sera terminée.")
     engine = engine or store.get_engine()
     published = published_set or default_published_set()
     nomenclature = nomenclature or default_nomenclature()
-    run = plan_publication(engine, author, k, published, nomenclature, progress)
-    if run is None:
-        return PublicationOutcome(NOTHING, None, "Rien à publier : aucun agrégat n'est chargé dans la base. "
-                                                 "Importez d'abord un fichier d'agrégats.")
-    progress(0.95, "Écriture de la publication")
-    outcome = record_publication(engine, run)
+    with Tracker(author) as tracker:
+        def report(fraction: float, label: str) -> None:
+            tracker(fraction, label)
+            progress(fraction, label)
+
+        run = plan_publication(engine, author, k, published, nomenclature, report)
+        if run is None:
+            return PublicationOutcome(NOTHING, None, "Rien à publier : aucun agrégat n'est chargé dans la base. "
+                                                     "Importez d'abord un fichier d'agrégats.")
+        report(0.95, "Écriture de la publication")
+        outcome = record_publication(engine, run)
     progress(1.0, "Publication terminée" if outcome.ok else "Publication refusée")
     return outcome
 

@@ -7,6 +7,8 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics.catalog import store_status, store_version  # noqa: E402
+from analytics.publication_progress import running  # noqa: E402
+from analytics.views import latest_publication  # noqa: E402
 from analytics.formatting import fr_int, fr_month, plural  # noqa: E402
 from analytics.ui import demo_banner, fr_datetime  # noqa: E402
 
@@ -33,6 +35,31 @@ period[2].metric("Mois chargés", fr_int(status.period_count))
 territory[0].metric("Services", fr_int(status.service_count))
 territory[1].metric("Départements", fr_int(status.departement_count))
 territory[2].metric("Régions", fr_int(status.region_count))
+
+@st.fragment(run_every="5s")
+def _publication_under_way() -> None:
+    """Shown while a publication runs; reloads the page once it is done."""
+    under_way = running()
+    if under_way is None:
+        if st.session_state.pop("publication_was_running", False):
+            st.rerun()
+        return
+    st.session_state["publication_was_running"] = True
+    st.progress(min(max(under_way.fraction, 0.0), 1.0), text=f"Publication en cours : {under_way.label}")
+
+
+st.subheader("Publication en vigueur")
+publication = latest_publication()
+if publication is None:
+    st.info("Aucune publication : les pages n'affichent encore aucun chiffre. La publication protège les données "
+               "chargées par le secret statistique ; un administrateur la lance depuis la page « Import des données ».")
+else:
+    st.markdown(
+        f"Publication n° **{publication.number}** du {fr_datetime(publication.created_at)} ({publication.author}) : "
+        f"{fr_month(publication.period_min)} à {fr_month(publication.period_max)}, seuil du secret statistique k = {publication.k}. "
+        "Tous les chiffres des pages en viennent ; « s » marque un chiffre couvert par le secret statistique."
+    )
+_publication_under_way()
 
 last = status.last_import
 if last:

@@ -138,12 +138,19 @@ def _serve_until(cli, tmp_path: Path, name: str, expected: str, timeout: float =
     return text
 
 
-def test_serve_publishes_before_starting_when_nothing_is_published(tmp_path, cli):
+def test_serve_publishes_in_the_background_when_nothing_is_published(tmp_path, cli):
     assert cli("import", str(write(tmp_path, "agregats.csv", csv_bytes(frame())))).returncode == 0
-    first = _serve_until(cli, tmp_path, "premier", "Publication n° 1 : ")
-    assert "Aucune publication en vigueur" in first and "Année 2024 : masquage et audit" in first
+    first = _serve_until(cli, tmp_path, "premier", "URL:")  # Streamlit starts without waiting for the publication
+    assert "publication lancée en arrière-plan" in first
+    log = cli.data_dir / "publication.log"
+    deadline = time.monotonic() + 180
+    while not publications(cli.data_dir) and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert publications(cli.data_dir) == [(1, "publiee", "Camille Test", 5)]
+    while "Publication n° 1 : " not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Année 2024 : masquage et audit" in log.read_text(encoding="utf-8")
 
-    second = _serve_until(cli, tmp_path, "second", "URL:")  # Streamlit is up
+    second = _serve_until(cli, tmp_path, "second", "URL:")
     assert "Aucune publication en vigueur" not in second
     assert publications(cli.data_dir) == [(1, "publiee", "Camille Test", 5)]

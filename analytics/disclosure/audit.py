@@ -47,6 +47,7 @@ MIN_ROUND_GAIN = 0.03  # share of a block's cells a witness round must certify t
 MAX_ROUNDS = 30
 EXACT_BUDGET = 2_000_000  # fine cells x cells: whole-year exact intervals below this size
 EXACT_COLUMNS = 30_000  # and never over a whole year wider than this (one LP there takes seconds)
+WIDE_CELLS = 300  # failures rechecked one by one over the nation when no more than this remain
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
 PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
 
@@ -521,7 +522,7 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
         lps += count
         bounds.update(job_bounds)
         binding.update(job_binding)
-    _exact_where_affordable(cube, index, bounds, binding, k)
+    _widen(cube, index, bounds, binding, k)
     bad = {c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)}
     unchecked = todo[~proven[todo]]
     failures = np.array(sorted(int(c) for c, o in zip(unchecked, owner) if o in bad), dtype=np.int64)
@@ -589,22 +590,42 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
     return jobs
 
 
-def _exact_where_affordable(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) -> None:
-    """Recheck the home-block failures on the whole year when that is cheap (small tables): a cell
-    that only wider moves protect is then not suppressed around for nothing."""
-    failing = np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
-    if not failing.size:
-        return
+def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) -> None:
+    """Recheck the home-block failures in wider systems while that stays affordable: when few
+    remain, each in its modality's tier-2 group over the nation for the year; on small tables, the
+    whole year (exact). A cell that only wide moves protect is then not suppressed around for
+    nothing, and a cell no suppression near it can free still finds its proof."""
+    def failing() -> np.ndarray:
+        return np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
+
     year = cube.service_months["periode"].str.slice(0, 4).to_numpy()
-    for y in np.unique(year):
-        in_year = np.flatnonzero(year == y)
-        system = System(index, in_year, np.arange(index.n_pairs))
-        cells = failing[np.isin(failing, system.touching)]
-        if not cells.size or system.cols.size > EXACT_COLUMNS or system.cols.size * cells.size > EXACT_BUDGET:
-            continue
+    cells = failing()
+    if 0 < cells.size <= WIDE_CELLS:
+        home = home_blocks(cube)
+        groups: dict[tuple, list[int]] = {}
         for cell in cells:
+            fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+            groups.setdefault((year[int(fine[0] // index.n_pairs)], tuple(home[int(fine[0] % index.n_pairs)])), []).append(int(cell))
+        for (y, block), members in groups.items():
+            system = System(index, np.flatnonzero(year == y), np.array(block))
+            wider: dict[int, np.ndarray] = {}
+            for cell, (lo, up) in system.intervals(np.array(members), k, wider).items():
+                if _rule_holds(lo, up, k):
+                    bounds[cell] = (lo, up)
+                    binding.pop(cell, None)
+                elif wider.get(cell) is not None and wider[cell].size:
+                    binding[cell] = wider[cell]
+    cells = failing()
+    for y in np.unique(year):
+        if not cells.size:
+            return
+        system = System(index, np.flatnonzero(year == y), np.arange(index.n_pairs))
+        mine = cells[np.isin(cells, system.touching)]
+        if not mine.size or system.cols.size > EXACT_COLUMNS or system.cols.size * mine.size > EXACT_BUDGET:
+            continue
+        for cell in mine:
             binding.pop(int(cell), None)
-        bounds.update(system.intervals(cells, k, binding))
+        bounds.update(system.intervals(mine, k, binding))
 
 
 def default_workers() -> int:
