@@ -26,7 +26,7 @@ from analytics.nomenclature import TOTAL_CODE
 
 GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
 PERIOD_WEIGHT = {"mois": 1.0, "trimestre": 1.5, "annee": 2.0}
-MAX_REPAIRS = 50
+MAX_REPAIRS = 100
 
 
 @dataclass
@@ -164,6 +164,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
         added, seen = 0, set()
+        freed = np.zeros(secret.size, dtype=bool)
         for cell in result.failures:
             cell = int(cell)
             fine_cells = tuple(cube.support[cell].indices)
@@ -171,7 +172,10 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
                 continue
             seen.add(fine_cells)
             # The published cells whose equations hold the cell's maximum down (LP duals) first.
-            pick = _cheapest(result.binding.get(cell, np.zeros(0, dtype=np.int64)), secret, values, cost)
+            binding = result.binding.get(cell, np.zeros(0, dtype=np.int64))
+            if binding.size and freed[binding].any():
+                continue  # a complement picked this round already loosens it: let the next audit say
+            pick = _cheapest(binding, secret, values, cost)
             if pick is None:
                 if cell in member_of:
                     candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
@@ -181,7 +185,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             if pick is None:
                 pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
             if pick is not None:
-                secret[pick] = True
+                secret[pick] = freed[pick] = True
                 added += 1
         if not added:  # nothing left to suppress around the failures: the audit verdict stands
             break
