@@ -47,7 +47,7 @@ MIN_ROUND_GAIN = 0.03  # share of a block's cells a witness round must certify t
 MAX_ROUNDS = 30
 EXACT_BUDGET = 2_000_000  # fine cells x cells: whole-year exact intervals below this size
 EXACT_COLUMNS = 30_000  # and never over a whole year wider than this (one LP there takes seconds)
-WIDE_CELLS = 300  # failures rechecked one by one over the nation when no more than this remain
+WIDE_CELLS = 40  # failures rechecked one by one over the nation when no more than this remain (about a second each)
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
 PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
 

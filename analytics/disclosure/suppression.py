@@ -27,6 +27,7 @@ from analytics.nomenclature import TOTAL_CODE
 GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
 PERIOD_WEIGHT = {"mois": 1.0, "trimestre": 1.5, "annee": 2.0}
 MAX_REPAIRS = 100
+SHARED_COMPLEMENT = 3  # failing cells one new complement may stand for in a repair round, besides its own
 
 
 @dataclass
@@ -165,6 +166,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         repairs += 1
         added, seen = 0, set()
         freed = np.zeros(secret.size, dtype=bool)
+        served = np.zeros(secret.size, dtype=np.int32)
         for cell in result.failures:
             cell = int(cell)
             fine_cells = tuple(cube.support[cell].indices)
@@ -173,8 +175,10 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             seen.add(fine_cells)
             # The published cells whose equations hold the cell's maximum down (LP duals) first.
             binding = result.binding.get(cell, np.zeros(0, dtype=np.int64))
-            if binding.size and freed[binding].any():
-                continue  # a complement picked this round already loosens it: let the next audit say
+            helping = binding[freed[binding] & (served[binding] < SHARED_COMPLEMENT)] if binding.size else binding
+            if helping.size:  # a complement picked this round already loosens it: let the next audit say
+                served[helping[0]] += 1
+                continue
             pick = _cheapest(binding, secret, values, cost)
             if pick is None:
                 if cell in member_of:
