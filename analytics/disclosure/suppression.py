@@ -161,6 +161,9 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         for cell in eq:
             member_of.setdefault(int(cell), []).append(i)
     repairs = 0
+    n_pairs = len(cube.pairs)
+    pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
+    same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
     result = audit(cube, secret, k, progress=progress)
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
@@ -188,6 +191,8 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
                 pick = _cheapest(candidates, secret, values, cost)
             if pick is None:
                 pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
+            if pick is None:  # everything around is secret already: widen to the modality's other cells
+                pick = _cheapest(same_pair[pair_of[cell]], secret, values, cost)
             if pick is not None:
                 secret[pick] = freed[pick] = True
                 added += 1
