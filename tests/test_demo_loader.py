@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from analytics import store
 from analytics.catalog import store_status
-from analytics.demo_loader import AGGREGATES_FILE, HEADCOUNTS_FILE, ensure_demo_loaded, load_demo, write_demo
+from analytics.demo_loader import AGGREGATES_FILE, HEADCOUNTS_FILE, ensure_demo_loaded, load_demo
 
 
 def test_demo_loads_through_the_import_path_and_is_flagged_fictitious():

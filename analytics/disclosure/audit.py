@@ -76,10 +76,10 @@ class AuditResult:
     k: int
     checked: int  # small cells that must be protected
     certified_by_witness: int
-    exact_lps: int
-    failures: np.ndarray  # cell ids breaking the rule
+    exact_lps: int  # cells given an interval one by one (in a block, or exact over the year)
+    failures: np.ndarray  # cell ids not proven protected (breaking the rule, or only wide moves would save them)
     certified: np.ndarray  # bool per cell: proven protected (kept across repairs)
-    bounds: dict[int, tuple[float, float]] = field(default_factory=dict)  # exact L, U where solved
+    bounds: dict[int, tuple[float, float]] = field(default_factory=dict)  # L, U where computed (inside the attacker's)
     binding: dict[int, np.ndarray] = field(default_factory=dict)  # failing cell -> published cells holding it
     seconds: float = 0.0
     lps: int = 0
