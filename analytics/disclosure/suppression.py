@@ -27,6 +27,7 @@ from analytics.nomenclature import TOTAL_CODE
 GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
 PERIOD_WEIGHT = {"mois": 1.0, "trimestre": 1.5, "annee": 2.0}
 MAX_REPAIRS = 100
+STALLED_REPAIRS = 3  # repair rounds in a row that leave exactly the same failures before giving up
 SHARED_COMPLEMENT = 3  # failing cells one new complement may stand for in a repair round, besides its own
 
 
@@ -165,6 +166,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
     same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
     result = audit(cube, secret, k, progress=progress)
+    previous, stalled = np.zeros(0, dtype=np.int64), 0
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
         added, seen = 0, set()
@@ -198,6 +200,10 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
                 added += 1
         if not added:  # nothing left to suppress around the failures: the audit verdict stands
             break
+        stalled = stalled + 1 if np.array_equal(result.failures, previous) else 0
+        if stalled >= STALLED_REPAIRS:  # complements keep coming but free nothing: the verdict stands
+            break
+        previous = result.failures
         local_pass(eqs, secret, values, cost, k)
         result = audit(cube, secret, k, certified=result.certified, progress=progress)
     return Protection(k, primary, secret & ~primary, result, repairs)
