@@ -592,8 +592,8 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
 
 def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) -> None:
     """Recheck the home-block failures in wider systems while that stays affordable: when few
-    remain, each in its modality's tier-2 group over the nation for the year; on small tables, the
-    whole year (exact). A cell that only wide moves protect is then not suppressed around for
+    remain, each in its modality's tier-2 group over the nation for the year, then with every
+    modality over its région and the largest other one; on small tables, the whole year (exact). A cell that only wide moves protect is then not suppressed around for
     nothing, and a cell no suppression near it can free still finds its proof."""
     def failing() -> np.ndarray:
         return np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
@@ -608,6 +608,33 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
             groups.setdefault((year[int(fine[0] // index.n_pairs)], tuple(home[int(fine[0] % index.n_pairs)])), []).append(int(cell))
         for (y, block), members in groups.items():
             system = System(index, np.flatnonzero(year == y), np.array(block))
+            wider: dict[int, np.ndarray] = {}
+            for cell, (lo, up) in system.intervals(np.array(members), k, wider).items():
+                if _rule_holds(lo, up, k):
+                    bounds[cell] = (lo, up)
+                    binding.pop(cell, None)
+                elif wider.get(cell) is not None and wider[cell].size:
+                    binding[cell] = wider[cell]
+    cells = failing()
+    if 0 < cells.size <= WIDE_CELLS:
+        # A cell of a small région (an overseas one has a single service) may need every modality
+        # of its région and of a large one together: that pair of régions, for the year, exactly.
+        region = cube.service_months["region"].to_numpy()
+        sizes = {r: int((region == r).sum()) for r in np.unique(region)}
+        pairs_of: dict[tuple, list[int]] = {}
+        for cell in cells:
+            fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+            own = np.unique(region[np.unique(fine // index.n_pairs)])
+            if own.size != 1:
+                continue
+            partner = max((r for r in sizes if r != own[0]), key=lambda r: (sizes[r], r), default=None)
+            if partner is not None:
+                pairs_of.setdefault((year[int(fine[0] // index.n_pairs)], own[0], partner), []).append(int(cell))
+        for (y, own, partner), members in pairs_of.items():
+            chosen = np.flatnonzero((year == y) & np.isin(region, [own, partner]))
+            system = System(index, chosen, np.arange(index.n_pairs))
+            if system.cols.size > EXACT_COLUMNS:
+                continue
             wider: dict[int, np.ndarray] = {}
             for cell, (lo, up) in system.intervals(np.array(members), k, wider).items():
                 if _rule_holds(lo, up, k):
