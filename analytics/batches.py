@@ -84,22 +84,6 @@ def _upsert_services(conn: Connection, services: pl.DataFrame) -> None:
             libelle=sa.bindparam("libelle"), type_service=sa.bindparam("type_service")), updates)
 
 
-def _bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
-    """Fast path per dialect: COPY on PostgreSQL, executemany on the DBAPI cursor elsewhere."""
-    cols = frame.columns
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in frame.iter_rows():
-                copy.write_row(row)
-        return
-    placeholders = ", ".join("?" for _ in cols) if conn.dialect.paramstyle == "qmark" else ", ".join(f":{c}" for c in cols)
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})"
-    step = 50_000  # bounded Python tuples: memory stays flat whatever the file size
-    for start in range(0, frame.height, step):
-        conn.exec_driver_sql(sql, list(frame.slice(start, step).iter_rows()))
-
-
 def _new_batch(conn: Connection, meta: BatchMeta, rows: int, services: int, periods: list[str]) -> int:
     result = conn.execute(
         sa.insert(store.import_batch).values(
@@ -174,7 +158,7 @@ def _load(conn: Connection, target: _Target, meta: BatchMeta, rows: pl.DataFrame
         conn.execute(sa.update(store.import_batch).where(store.import_batch.c.id == batch_id).values(
             replaced_count=conflicts.height, replaced_summary=summary))
     columns = [c.name for c in live.columns if c.name != "batch_id"]
-    _bulk_insert(conn, live, rows.select(columns).with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
+    store.bulk_insert(conn, live, rows.select(columns).with_columns(pl.lit(batch_id, pl.Int64).alias("batch_id")))
     return batch_id, conflicts.height, summary
 
 

@@ -56,7 +56,6 @@ FINE_SCHEMA = {"periode": pl.String, "service": pl.String, "departement": pl.Str
                "modalite": pl.String, "effectif": pl.Int64, "batch_id": pl.Int64}
 HASHED_COLUMNS = ["periode", "service", "departement", "dimension", "modalite", "effectif"]
 READ_SLICE = 200_000  # rows fetched at a time from the store (memory stays flat)
-INSERT_SLICE = 50_000  # rows inserted at a time (like analytics.batches)
 
 
 def no_progress(_fraction: float, _label: str) -> None:
@@ -342,21 +341,6 @@ def publish(
 # --------------------------------------------------------------------------- storing
 
 
-def _insert_cells(conn: Connection, frame: pl.DataFrame) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany in bounded slices elsewhere (as analytics.batches does)."""
-    table, cols = store.publication_cell, frame.columns
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
-            for row in frame.iter_rows():
-                copy.write_row(row)
-        return
-    placeholders = ", ".join("?" for _ in cols) if conn.dialect.paramstyle == "qmark" else ", ".join(f":{c}" for c in cols)
-    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})"
-    for start in range(0, frame.height, INSERT_SLICE):
-        conn.exec_driver_sql(sql, list(frame.slice(start, INSERT_SLICE).iter_rows()))
-
-
 def _copy_year_cells(conn: Connection, source: int, target: int, annee: int) -> None:
     """Reuse a year's cells of an earlier publication (every period code of a year starts with the year)."""
     c = store.publication_cell
@@ -421,7 +405,7 @@ def record_publication(engine: Engine, run: PublicationRun) -> PublicationOutcom
         if status == PUBLISHED:
             for plan in run.years:
                 if plan.protected is not None:
-                    _insert_cells(conn, _year_cells(plan, number))
+                    store.bulk_insert(conn, store.publication_cell, _year_cells(plan, number))
                 else:
                     _copy_year_cells(conn, plan.reused_from, number, plan.annee)
         seconds = time.perf_counter() - run.started

@@ -11,8 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 # Named constraints: SQLite migrations (batch mode) can only alter constraints that have a name.
 metadata = sa.MetaData(naming_convention={
@@ -216,3 +217,19 @@ def get_engine() -> Engine:
     from analytics.settings import get_settings
 
     return _engine_for(get_settings().database_url)
+
+
+def bulk_insert(conn: Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    """Insert a frame fast: COPY on PostgreSQL, executemany on the DBAPI cursor elsewhere (in slices)."""
+    cols = frame.columns
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in frame.iter_rows():
+                copy.write_row(row)
+        return
+    placeholders = ", ".join("?" for _ in cols) if conn.dialect.paramstyle == "qmark" else ", ".join(f":{c}" for c in cols)
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({placeholders})"
+    step = 50_000  # bounded Python tuples: memory stays flat whatever the file size
+    for start in range(0, frame.height, step):
+        conn.exec_driver_sql(sql, list(frame.slice(start, step).iter_rows()))

@@ -590,6 +590,18 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
     return jobs
 
 
+def _recheck(system: System, cells: np.ndarray, k: int, bounds: dict, binding: dict) -> None:
+    """Intervals of failing cells in a wider system: a pass replaces the failure; a failure keeps its
+    interval but takes the binding cells found here when there are any."""
+    wider: dict[int, np.ndarray] = {}
+    for cell, (lo, up) in system.intervals(cells, k, wider).items():
+        if _rule_holds(lo, up, k):
+            bounds[cell] = (lo, up)
+            binding.pop(cell, None)
+        elif wider.get(cell) is not None and wider[cell].size:
+            binding[cell] = wider[cell]
+
+
 def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) -> None:
     """Recheck the home-block failures in wider systems while that stays affordable: when few
     remain, each in its modality's tier-2 group over the nation for the year, then with every
@@ -608,13 +620,7 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
             groups.setdefault((year[int(fine[0] // index.n_pairs)], tuple(home[int(fine[0] % index.n_pairs)])), []).append(int(cell))
         for (y, block), members in groups.items():
             system = System(index, np.flatnonzero(year == y), np.array(block))
-            wider: dict[int, np.ndarray] = {}
-            for cell, (lo, up) in system.intervals(np.array(members), k, wider).items():
-                if _rule_holds(lo, up, k):
-                    bounds[cell] = (lo, up)
-                    binding.pop(cell, None)
-                elif wider.get(cell) is not None and wider[cell].size:
-                    binding[cell] = wider[cell]
+            _recheck(system, np.array(members), k, bounds, binding)
     cells = failing()
     if 0 < cells.size <= WIDE_CELLS:
         # A cell of a small région (an overseas one has a single service) may need every modality
@@ -635,13 +641,7 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
             system = System(index, chosen, np.arange(index.n_pairs))
             if system.cols.size > EXACT_COLUMNS:
                 continue
-            wider: dict[int, np.ndarray] = {}
-            for cell, (lo, up) in system.intervals(np.array(members), k, wider).items():
-                if _rule_holds(lo, up, k):
-                    bounds[cell] = (lo, up)
-                    binding.pop(cell, None)
-                elif wider.get(cell) is not None and wider[cell].size:
-                    binding[cell] = wider[cell]
+            _recheck(system, np.array(members), k, bounds, binding)
     cells = failing()
     for y in np.unique(year):
         if not cells.size:
