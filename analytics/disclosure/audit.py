@@ -393,8 +393,7 @@ def phases(cube: Cube) -> list[list[list[tuple]]]:
 def _representatives(cube: Cube, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cells with the same fine cells are one unknown (a département with one service, a région with
     one département): audit one of each. Returns (representatives, representative of each cell)."""
-    support = cube.support
-    keys = [support.indices[support.indptr[c]:support.indptr[c + 1]].tobytes() for c in cells]
+    keys = [cube.fine_cells(c).tobytes() for c in cells]
     first: dict[bytes, int] = {}
     owner = np.array([first.setdefault(key, int(c)) for key, c in zip(keys, cells)], dtype=np.int64)
     return np.array(sorted(set(first.values())), dtype=np.int64), owner
@@ -549,7 +548,7 @@ def _near(index: CubeIndex, candidates: np.ndarray):
     def near(cell: int) -> np.ndarray:
         if by_column is None:
             return candidates
-        fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+        fine = cube.fine_cells(cell)
         own = np.unique(fine // n_pairs)
         around = np.flatnonzero(np.isin(service, service[own]) | np.isin(month, month[own]))
         pairs = np.unique([int(fine[0] % n_pairs), ens])
@@ -572,7 +571,7 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
     home = home_blocks(cube)
     groups: dict[tuple, list[int]] = {}
     for cell in cells:
-        fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+        fine = cube.fine_cells(cell)
         cell_sms = np.unique(fine // n_pairs)
         quarters, regions = np.unique(quarter[cell_sms]), np.unique(region[cell_sms])
         if quarters.size == 1:
@@ -616,7 +615,7 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
         home = home_blocks(cube)
         groups: dict[tuple, list[int]] = {}
         for cell in cells:
-            fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+            fine = cube.fine_cells(cell)
             groups.setdefault((year[int(fine[0] // index.n_pairs)], tuple(home[int(fine[0] % index.n_pairs)])), []).append(int(cell))
         for (y, block), members in groups.items():
             system = System(index, np.flatnonzero(year == y), np.array(block))
@@ -629,7 +628,7 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
         sizes = {r: int((region == r).sum()) for r in np.unique(region)}
         pairs_of: dict[tuple, list[int]] = {}
         for cell in cells:
-            fine = cube.support.indices[cube.support.indptr[cell]:cube.support.indptr[cell + 1]]
+            fine = cube.fine_cells(cell)
             own = np.unique(region[np.unique(fine // index.n_pairs)])
             if own.size != 1:
                 continue

@@ -39,6 +39,10 @@ class Cube:
     def values(self) -> np.ndarray:
         return self.cells["valeur"].to_numpy()
 
+    def fine_cells(self, cell: int) -> np.ndarray:
+        """The fine cells (service-month * P + pair) a cell adds up."""
+        return self.support.indices[self.support.indptr[cell]:self.support.indptr[cell + 1]]
+
 
 def _geo_code(level: str) -> pl.Expr:
     return {"service": pl.col("service"), "departement": pl.col("departement"), "region": pl.col("region"),
