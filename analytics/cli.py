@@ -258,6 +258,44 @@ def cmd_bench(args) -> int:
                      secret_tables=args.secret_tables)
 
 
+def _alpha_value(text: str) -> float:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--alpha attend un nombre, pas « {text} »") from None
+    if not 0.0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"--alpha doit être strictement compris entre 0 et 0,5, pas « {text} »")
+    return value
+
+
+def cmd_detect(args) -> int:
+    from analytics.veille.detect import detect_series
+    from analytics.veille.io import PERIOD, SeriesInputError, read_series_csv
+    from analytics.veille.multiple import expected_false_alerts
+
+    source = Path(args.input)
+    if not source.is_file():
+        _err(f"Fichier introuvable : {source}")
+        return EXIT_USAGE
+    if args.since is not None and not PERIOD.match(args.since):
+        _err(f"--since attend un mois AAAA-MM, pas « {args.since} »")
+        return EXIT_USAGE
+    try:
+        frame = read_series_csv(source)
+    except SeriesInputError as exc:
+        _err(f"Fichier refusé : {exc}")
+        return EXIT_REFUSED
+    alerts = detect_series(frame, since=args.since, alpha=args.alpha)
+    alerts.write_csv(args.output)
+    n_series = alerts["serie"].n_unique()
+    n_periods = alerts["periode"].n_unique()
+    n_alerts = int(alerts["alerte"].sum())
+    print(f"Alertes écrites dans {args.output} : {fr_int(n_series)} séries, {fr_int(n_periods)} périodes, "
+          f"{fr_int(n_alerts)} alertes ; fausses alertes attendues par mois : "
+          f"{fr_float(expected_false_alerts(args.alpha, n_series), 1)} (alpha {fr_float(args.alpha, 3)}).")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = FrenchParser(prog="python -m analytics", description="Vigie : observatoire statistique et veille RPS du service social.")
     sub = parser.add_subparsers(dest="command", metavar="COMMANDE", parser_class=FrenchParser)
@@ -317,6 +355,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-scope", metavar="REGION", help="limiter la mesure du secret à une région (code, ex. 53)")
     p.add_argument("--secret-tables", type=int, default=10, help="nombre de petites tables comparées à l'optimum (10)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("detect", help="détecter les hausses inhabituelles de séries mensuelles (Farrington, EARS)")
+    p.add_argument("--input", required=True, metavar="SERIES.csv", help="CSV à colonnes serie, periode (AAAA-MM), effectif")
+    p.add_argument("--output", required=True, metavar="ALERTES.csv")
+    p.add_argument("--since", metavar="AAAA-MM", help="premier mois examiné (par défaut : le dernier mois du fichier)")
+    p.add_argument("--alpha", type=_alpha_value, default=0.01, help="risque de fausse alerte par série et par mois (0,01 par défaut)")
+    p.set_defaults(func=cmd_detect)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Temporal detection engine of the veille: Farrington (Noufaily 2013), EARS, multiple testing."""

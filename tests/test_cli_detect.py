@@ -1,0 +1,69 @@
+"""`python -m analytics detect`: exit codes, output columns, French refusal messages."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "analytics", "detect", *args], capture_output=True, text=True, cwd=cwd or ROOT)
+
+
+def write_series(path: Path, spike: bool = True) -> Path:
+    rng = np.random.default_rng(1)
+    lines = ["serie,periode,effectif"]
+    for name in ("A", "B"):
+        counts = rng.poisson(12, 48)
+        if spike and name == "A":
+            counts[-1] = 45
+        lines += [f"{name},{2021 + m // 12}-{m % 12 + 1:02d},{c}" for m, c in enumerate(counts)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_detect_writes_alerts_and_a_french_summary(tmp_path):
+    source, output = write_series(tmp_path / "series.csv"), tmp_path / "alertes.csv"
+    result = run("--input", str(source), "--output", str(output), "--since", "2024-10")
+    assert result.returncode == 0, result.stderr
+    out = pl.read_csv(output)
+    assert out.columns == ["serie", "periode", "attendu", "seuil", "alerte", "score", "methode"]
+    assert out.height == 6
+    assert out.filter((pl.col("serie") == "A") & (pl.col("periode") == "2024-12"))["alerte"].item() == 1
+    assert "2 séries" in result.stdout and "3 périodes" in result.stdout
+    assert "fausses alertes attendues par mois" in result.stdout
+
+
+def test_refused_input_names_file_line_and_column(tmp_path):
+    bad = tmp_path / "mauvais.csv"
+    bad.write_text("serie,periode,effectif\nA,2024-01,3\nA,2024-02,-1\n", encoding="utf-8")
+    result = run("--input", str(bad), "--output", str(tmp_path / "o.csv"))
+    assert result.returncode == 1
+    assert "mauvais.csv" in result.stderr and "ligne 3" in result.stderr and "effectif" in result.stderr
+    assert "négatif" in result.stderr
+
+    bad.write_text("serie,periode,effectif\nA,2024-13,3\n", encoding="utf-8")
+    result = run("--input", str(bad), "--output", str(tmp_path / "o.csv"))
+    assert result.returncode == 1 and "ligne 2" in result.stderr and "periode" in result.stderr
+
+    bad.write_text("serie,periode,effectif\nA,2024-01,2.5\n", encoding="utf-8")
+    result = run("--input", str(bad), "--output", str(tmp_path / "o.csv"))
+    assert result.returncode == 1 and "entier" in result.stderr
+
+    bad.write_text("serie;periode\nA;2024-01\n", encoding="utf-8")
+    result = run("--input", str(bad), "--output", str(tmp_path / "o.csv"))
+    assert result.returncode == 1 and "manquante" in result.stderr and "effectif" in result.stderr
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_usage_errors_exit_2(tmp_path):
+    source = write_series(tmp_path / "series.csv", spike=False)
+    assert run("--input", str(source)).returncode == 2
+    result = run("--input", str(source), "--output", str(tmp_path / "o.csv"), "--alpha", "abc")
+    assert result.returncode == 2 and "alpha" in result.stderr
+    assert run("--input", str(source), "--output", str(tmp_path / "o.csv"), "--since", "2024/01").returncode == 2
+    assert run("--input", str(tmp_path / "absent.csv"), "--output", str(tmp_path / "o.csv")).returncode == 2
