@@ -481,3 +481,29 @@ def available_periods(periode_niveau: str, publication: int | None = None, engin
     periods = _cached((key, "periodes", periode_niveau), lambda: _publication_frame(engine, key).filter(
         pl.col("periode_niveau") == periode_niveau).select("periode").unique().sort("periode"))
     return periods["periode"].to_list()
+
+
+def service_directory(publication: int | None = None, engine: Engine | None = None) -> pl.DataFrame:
+    """Services published at service level in the publication in force, with their names and places (no figure).
+
+    Columns: code, libelle, type_service, departement, region. Used by filters: a service type only narrows
+    which services are listed; no sum over a type is ever computed (it would not be a published cell)."""
+    engine = engine or store.get_engine()
+    schema = {"code": pl.String, "libelle": pl.String, "type_service": pl.String, "departement": pl.String, "region": pl.String}
+    key = _key(engine, publication)
+    if key is None:
+        return pl.DataFrame(schema=schema)
+
+    def compute() -> pl.DataFrame:
+        published = _publication_frame(engine, key).filter(pl.col("geo_niveau") == "service")["geo_code"].unique().to_list()
+        s = store.service
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(s.c.code, s.c.libelle, s.c.type_service, s.c.departement)
+                                .where(s.c.code.in_(published))).all()
+        frame = pl.DataFrame([tuple(r) for r in rows], schema={k: schema[k] for k in list(schema)[:4]}, orient="row")
+        return frame.with_columns(
+            pl.col("libelle").fill_null(pl.col("code")),
+            pl.col("departement").replace_strict(departement_region(), default=None, return_dtype=pl.String).alias("region"),
+        ).sort("region", "departement", "code")
+
+    return _cached((key, "services"), compute).clone()

@@ -1,0 +1,250 @@
+"""What the dashboard pages show, computed from published cells only (no Streamlit here).
+
+Every figure comes from `analytics.views`: a published value, or arithmetic on published values
+(a share of a published total, a change between two published cells). A secret cell stays `s`;
+a change or a share that would need a secret is not computed (None), never estimated.
+
+Filters are plain values (`Filters`) that round-trip through URL query parameters, so that a view
+can be shared as a link and kept from page to page. A territory is written `FR`,
+`region:53`, `departement:29` or `service:DDTM-29` (région and département codes overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import polars as pl
+
+from analytics import views
+from analytics.formatting import SECRET_MARK, fr_int, fr_month, fr_pct
+from analytics.views import NATIONAL_CODE, STATUT_SECRET, Scope
+
+GRANULARITIES = ("annee", "trimestre", "mois")
+GRANULARITY_LABELS = {"annee": "Année", "trimestre": "Trimestre", "mois": "Mois"}
+COARSER = {"mois": "trimestre", "trimestre": "annee"}
+TERRITORY_LEVELS = ("national", "region", "departement", "service")
+MOSTLY_SECRET = 0.5  # above this share of secret cells, the page advises a coarser level
+
+
+class FilterError(ValueError):
+    """A filter value that the publication cannot answer (unknown territory, period, level)."""
+
+
+@dataclass(frozen=True)
+class Territory:
+    level: str  # national | region | departement | service
+    code: str
+
+    @classmethod
+    def parse(cls, text: str | None) -> Territory:
+        text = (text or "").strip()
+        if not text or text.upper() == NATIONAL_CODE:
+            return NATIONAL
+        level, _, code = text.partition(":")
+        if level not in TERRITORY_LEVELS[1:] or not code:
+            raise FilterError(f"territoire « {text} » invalide (attendu : FR, region:CODE, departement:CODE ou service:CODE)")
+        return cls(level, code)
+
+    def key(self) -> str:
+        return NATIONAL_CODE if self.level == "national" else f"{self.level}:{self.code}"
+
+
+NATIONAL = Territory("national", NATIONAL_CODE)
+
+
+@dataclass(frozen=True)
+class Filters:
+    territory: Territory = NATIONAL
+    granularity: str = "annee"
+    period: str | None = None  # a period code of `granularity`; None: the latest published
+    service_type: str | None = None  # narrows the lists of services only
+
+    @classmethod
+    def from_query(cls, params: dict[str, str]) -> Filters:
+        """Filters from URL query parameters; an unknown value falls back to the default, it never fails the page."""
+        try:
+            territory = Territory.parse(params.get("territoire"))
+        except FilterError:
+            territory = NATIONAL
+        granularity = params.get("granularite") if params.get("granularite") in GRANULARITIES else "annee"
+        return cls(territory, granularity, params.get("periode") or None, params.get("type_service") or None)
+
+    def to_query(self) -> dict[str, str]:
+        query = {"territoire": self.territory.key(), "granularite": self.granularity}
+        if self.period:
+            query["periode"] = self.period
+        if self.service_type:
+            query["type_service"] = self.service_type
+        return query
+
+
+# --------------------------------------------------------------------------- what may be chosen
+
+
+def territory_options(scope: Scope) -> list[tuple[str, str]]:
+    """(key, label) of the territories a user of `scope` may look at, in display order."""
+    directory = views.service_directory()
+    regions, departements = _names()
+    if scope.kind == "services":
+        directory = directory.filter(pl.col("code").is_in(list(scope.codes)))
+    elif scope.kind == "region":
+        directory = directory.filter(pl.col("region") == scope.codes[0])
+    options: list[tuple[str, str]] = []
+    if scope.kind == "national":
+        options.append((NATIONAL_CODE, "France entière"))
+        options += [(f"region:{code}", f"Région {name}") for code, name in regions.items()
+                    if code in set(directory["region"].to_list())]
+    elif scope.kind == "region":
+        options.append((f"region:{scope.codes[0]}", f"Région {regions.get(scope.codes[0], scope.codes[0])}"))
+    if scope.kind != "services":
+        for dep in sorted(set(directory["departement"].to_list())):
+            options.append((f"departement:{dep}", f"{departements.get(dep, dep)} ({dep})"))
+    options += [(f"service:{code}", f"{label} ({code})") for code, label in directory.select("code", "libelle").iter_rows()]
+    return options
+
+
+@lru_cache(maxsize=1)
+def _names() -> tuple[dict[str, str], dict[str, str]]:
+    from analytics.referentials import departement_names, region_names
+
+    return region_names(), departement_names()
+
+
+def granularities(territory: Territory) -> list[str]:
+    """Period levels published for the territory's geography level, finest last."""
+    published = {p for g, p, _ in views.available_combinations() if g == territory.level}
+    return [g for g in GRANULARITIES if g in published]
+
+
+def periods(granularity: str) -> list[str]:
+    return views.available_periods(granularity)
+
+
+def resolve(filters: Filters, scope: Scope) -> Filters:
+    """The filters made answerable: a territory inside the scope, a published level, a published period."""
+    keys = [key for key, _ in territory_options(scope)]
+    territory = filters.territory if filters.territory.key() in keys else (Territory.parse(keys[0]) if keys else NATIONAL)
+    levels = granularities(territory)
+    granularity = filters.granularity if filters.granularity in levels else (levels[0] if levels else "annee")
+    known = periods(granularity)
+    period = filters.period if filters.period in known else (known[-1] if known else None)
+    return replace(filters, territory=territory, granularity=granularity, period=period)
+
+
+def service_types() -> list[str]:
+    types = views.service_directory()["type_service"].drop_nulls().unique().sort()
+    return types.to_list()
+
+
+# --------------------------------------------------------------------------- periods
+
+
+def previous_year(period: str) -> str:
+    """The same period one year earlier: '2025' -> '2024', '2025-T2' -> '2024-T2', '2025-03' -> '2024-03'."""
+    return f"{int(period[:4]) - 1}{period[4:]}"
+
+
+def period_label(period: str | None) -> str:
+    if not period:
+        return "aucune période"
+    if len(period) == 7 and period[4] == "-" and period[5] != "T":
+        return fr_month(period)
+    if "-T" in period:
+        return f"{period[-1]}{'er' if period[-1] == '1' else 'e'} trimestre {period[:4]}"
+    return period
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def cells(filters: Filters, scope: Scope, *, dimensions=None, periodes=None, all_periods: bool = False) -> pl.DataFrame:
+    """Published cells of the chosen territory and level: the chosen period, `periodes`, or every period."""
+    chosen = None if all_periods else (periodes if periodes is not None else [filters.period] if filters.period else [])
+    frame = views.published_cells(scope, geo_niveau=filters.territory.level, periode_niveau=filters.granularity,
+                                  periodes=chosen, dimensions=dimensions)
+    return frame.filter(pl.col("geo_code") == filters.territory.code)
+
+
+def secret_share(frame: pl.DataFrame) -> float:
+    return float((frame["statut"] == STATUT_SECRET).mean()) if frame.height else 0.0
+
+
+def granularity_advice(filters: Filters, scope: Scope) -> str | None:
+    """The coarser level to suggest when most cells at the chosen level are secret, or None."""
+    coarser = COARSER.get(filters.granularity)
+    if coarser is None or coarser not in granularities(filters.territory):
+        return None
+    return coarser if secret_share(cells(filters, scope)) > MOSTLY_SECRET else None
+
+
+@dataclass(frozen=True)
+class Headline:
+    situations: int | None  # None when secret or not published
+    situations_secret: bool
+    previous: int | None
+    change: float | None  # relative change from the same period a year earlier (published values only)
+    problematiques: pl.DataFrame  # libelle, valeur, statut, part (share of situations)
+    axes: pl.DataFrame
+
+
+def _modality_table(frame: pl.DataFrame, dimension: str, total: int | None) -> pl.DataFrame:
+    from analytics.nomenclature import default_nomenclature
+
+    dim = default_nomenclature().dimension(dimension)
+    labels = {m.code: m.libelle_court or m.libelle for m in dim.modalites}
+    rows = frame.filter(pl.col("dimension") == dimension)
+    return rows.select(
+        pl.col("modalite"),
+        pl.col("modalite").replace_strict(labels, default=pl.col("modalite"), return_dtype=pl.String).alias("libelle"),
+        "valeur", "statut",
+        (pl.col("valeur") / total if total else pl.lit(None, dtype=pl.Float64)).alias("part"),
+    ).sort(pl.col("valeur").is_null(), pl.col("valeur"), descending=[False, True], nulls_last=True)
+
+
+def headline(filters: Filters, scope: Scope) -> Headline:
+    if filters.period is None:
+        empty = pl.DataFrame(schema={"modalite": pl.String, "libelle": pl.String, "valeur": pl.Int64, "statut": pl.String, "part": pl.Float64})
+        return Headline(None, False, None, None, empty, empty)
+    now = cells(filters, scope)
+    before = cells(filters, scope, periodes=[previous_year(filters.period)], dimensions="ensemble")
+    total_row = now.filter(pl.col("dimension") == "ensemble")
+    situations = total_row["valeur"][0] if total_row.height else None
+    secret = bool(total_row.height and total_row["statut"][0] == STATUT_SECRET)
+    previous = before["valeur"][0] if before.height else None
+    change = (situations - previous) / previous if situations is not None and previous else None
+    return Headline(situations, secret, previous, change, _modality_table(now, "problematique", situations),
+                    _modality_table(now, "axe", situations))
+
+
+def series(filters: Filters, scope: Scope, dimension: str = "ensemble", modalites=None) -> pl.DataFrame:
+    """Every published period of the territory at the chosen level (for trend charts): periode, modalite, valeur, statut."""
+    frame = views.published_cells(scope, geo_niveau=filters.territory.level, periode_niveau=filters.granularity,
+                                  dimensions=dimension, modalites=modalites)
+    return frame.filter(pl.col("geo_code") == filters.territory.code).select("periode", "modalite", "valeur", "statut").sort("periode", "modalite")
+
+
+# --------------------------------------------------------------------------- shown as text
+
+
+def value_text(value: int | None, statut: str | None) -> str:
+    if statut == STATUT_SECRET or value is None:
+        return SECRET_MARK
+    return fr_int(value)
+
+
+def change_text(change: float | None) -> str | None:
+    if change is None:
+        return None
+    return ("+" if change > 0 else "") + fr_pct(change)
+
+
+def display_table(frame: pl.DataFrame, columns: dict[str, str], value: str = "valeur", share: str | None = None) -> pl.DataFrame:
+    """A table as shown and as downloaded: the listed columns renamed, the value as text (`s` when secret)."""
+    out = frame.with_columns(
+        pl.struct(value, "statut").map_elements(lambda r: value_text(r[value], r["statut"]), return_dtype=pl.String).alias("_texte"))
+    selected = [pl.col(src).alias(label) for src, label in columns.items() if src != value]
+    selected.append(pl.col("_texte").alias(columns.get(value, "Valeur")))
+    if share:
+        selected.append(pl.col(share).map_elements(fr_pct, return_dtype=pl.String).fill_null(SECRET_MARK).alias("Part des situations"))
+    return out.select(selected)
