@@ -1,0 +1,432 @@
+"""Altair chart builders for the dashboard pages and reports, from published cells only.
+
+Every builder projects its frame to exactly the columns it encodes (plus tooltip columns) before
+building the chart: whatever reaches a chart is sent to the browser (notes Streamlit §0.2).
+Secrets (`statut == 's'`, `valeur` null) are gaps in lines, grey areas with a dashed outline on
+maps, grey cells reading `s` in heatmaps and `s` labels in bar charts; the legend or subtitle says
+« s : secret statistique ». Colours are colour-blind safe (Okabe-Ito, 'blues'), and nothing is
+told by colour alone (labels, tooltips, dashed lines and shapes).
+
+Number formats are French: labels are formatted in Python (`analytics.formatting`), axes use d3
+formats resolved with the French locale written into each chart's `config.locale`, and
+`to_png` / `to_svg` pass the same locale to vl-convert.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+
+import altair as alt
+import polars as pl
+
+from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, fr_int, fr_pct
+from analytics.referentials import GEO_DIR, MAP_ATTRIBUTION, geojson
+
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+BAR_COLOR = "#0072B2"
+SEQUENTIAL_SCHEME = "blues"
+SECRET_FILL = "#9a9a9a"
+SECRET_STROKE = "#333333"
+NO_DATA_FILL = "#ececec"
+NO_DATA_LEGEND = "aucune donnée"
+CURRENT_LABEL = "Période"
+PREVIOUS_LABEL = "Même période, année précédente"
+
+_MONTHS_FULL = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+                "octobre", "novembre", "décembre"]
+
+
+def french_locale() -> dict:
+    """d3-format locale for French numbers (1 234,5 with a narrow no-break space; 12 €)."""
+    return {"decimal": ",", "thousands": "\u202f", "grouping": [3], "currency": ["", "\u00a0€"]}
+
+
+def french_time_locale() -> dict:
+    """d3-time-format locale with French day and month names."""
+    return {
+        "dateTime": "%A %e %B %Y à %X",
+        "date": "%d/%m/%Y",
+        "time": "%H:%M:%S",
+        "periods": ["", ""],
+        "days": ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+        "shortDays": ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
+        "months": list(_MONTHS_FULL),
+        "shortMonths": list(MONTHS),
+    }
+
+
+def _finish(chart, *, large: bool = False):
+    """French locale and font sizes, common to every chart."""
+    base, title = (18, 24) if large else (11, 15)
+    return (
+        chart.configure(locale=alt.Locale(number=french_locale(), time=french_time_locale()))
+        .configure_axis(labelFontSize=base, titleFontSize=base + 1)
+        .configure_legend(labelFontSize=base, titleFontSize=base + 1, labelLimit=400)
+        .configure_title(fontSize=title, subtitleFontSize=base, anchor="start")
+        .configure_view(stroke=None)
+    )
+
+
+def _title(title: str, subtitle: list[str] | None = None) -> alt.TitleParams:
+    return alt.TitleParams(text=title, subtitle=subtitle or alt.Undefined)
+
+
+def period_label(periode: str) -> str:
+    """'2025-03' -> 'mars 2025', '2025-T2' -> 'T2 2025', '2025' -> '2025'."""
+    if len(periode) == 7 and periode[4] == "-" and periode[5:].isdigit():
+        return f"{MONTHS[int(periode[5:]) - 1]} {periode[:4]}"
+    if "-T" in periode:
+        year, quarter = periode.split("-")
+        return f"{quarter} {year}"
+    return periode
+
+
+# Vega expression doing period_label on the axis (the data keep the sortable code).
+_MONTH_ARRAY = "[" + ",".join(f"'{m}'" for m in MONTHS) + "]"
+_PERIOD_LABEL_EXPR = (
+    "length(datum.value) == 7 && indexof(datum.value, 'T') < 0 "
+    f"? {_MONTH_ARRAY}[toNumber(substring(datum.value, 5, 7)) - 1] + ' ' + substring(datum.value, 0, 4) "
+    ": (indexof(datum.value, '-T') > 0 ? substring(datum.value, 5) + ' ' + substring(datum.value, 0, 4) "
+    ": datum.value)"
+)
+
+
+def _previous_period(periode: str) -> str:
+    """The same period one year later: the key a previous-year value is drawn at."""
+    return str(int(periode[:4]) + 1) + periode[4:]
+
+
+def _cell_text(valeur: int | None, statut: str | None) -> str:
+    if statut is None:
+        return NO_DATA_LEGEND
+    if statut != "publie" or valeur is None:
+        return SECRET_MARK
+    return fr_int(valeur)
+
+
+def _with_text(frame: pl.DataFrame, value_col: str = "valeur", share: bool = False) -> pl.DataFrame:
+    """Adds `texte`: the French value (or share) of each cell, `s` when secret."""
+    def fmt(row: dict) -> str:
+        if row["statut"] != "publie" or row[value_col] is None:
+            return SECRET_MARK
+        return fr_pct(row[value_col]) if share else fr_int(row[value_col])
+
+    texts = [fmt(row) for row in frame.select(value_col, "statut").iter_rows(named=True)]
+    return frame.with_columns(pl.Series("texte", texts, dtype=pl.String))
+
+
+def _blank_secrets(frame: pl.DataFrame, value_col: str) -> pl.DataFrame:
+    """A secret never carries a value, whatever the caller passed."""
+    return frame.with_columns(
+        pl.when(pl.col("statut") == "publie").then(pl.col(value_col)).otherwise(None).alias(value_col)
+    )
+
+
+# --------------------------------------------------------------------------- trend
+
+
+def trend_chart(
+    frame: pl.DataFrame,
+    title: str,
+    compare_previous_year: bool = False,
+    *,
+    series: str | None = None,
+    series_title: str = "Série",
+    value_title: str = "Effectif",
+    large: bool = False,
+) -> alt.LayerChart:
+    """Line of `valeur` over `periode` ('YYYY-MM', 'YYYY-Tn' or 'YYYY'), one line per `series` value.
+
+    `frame`: published cells (or a projection) with `periode`, `valeur`, `statut` and the `series`
+    column if given (e.g. `modalite`, `geo_libelle`); one row per period and series, all periods of
+    one level. Secret cells keep a null `valeur`, so the line breaks there (no imputation, invalid
+    values break the path); points mark published values; the subtitle reads « s : secret
+    statistique » when a secret is present. `compare_previous_year` adds the same series one year
+    earlier, drawn at the current period as a dashed line (legend « Même période, année
+    précédente »). `large` sets projector-size type (18-24 px). Data sent: periode, [series],
+    valeur, statut, texte, libelle_periode, courbe."""
+    keep = ["periode"] + ([series] if series else []) + ["valeur", "statut"]
+    data = _blank_secrets(frame.select(keep), "valeur").sort(keep[:-2])
+    data = data.with_columns(pl.lit(CURRENT_LABEL).alias("courbe"))
+    if compare_previous_year:
+        shifted = data.with_columns(
+            pl.col("periode").map_elements(_previous_period, return_dtype=pl.String),
+            pl.lit(PREVIOUS_LABEL).alias("courbe"),
+        )
+        current_keys = data.select(keep[:-2])
+        shifted = shifted.join(current_keys, on=keep[:-2], how="semi")
+        data = pl.concat([data, shifted])
+    has_secret = bool((data["statut"] != "publie").any())
+    data = _with_text(data).with_columns(
+        pl.col("periode").map_elements(period_label, return_dtype=pl.String).alias("libelle_periode")
+    )
+    if compare_previous_year:
+        # The tooltip of a dashed point names the period it really is.
+        data = data.with_columns(
+            pl.when(pl.col("courbe") == PREVIOUS_LABEL)
+            .then(pl.col("periode").map_elements(
+                lambda p: period_label(str(int(p[:4]) - 1) + p[4:]), return_dtype=pl.String))
+            .otherwise(pl.col("libelle_periode"))
+            .alias("libelle_periode")
+        )
+    periods = sorted(data["periode"].unique().to_list())
+    x = alt.X("periode:O", sort=periods, title="Période",
+              axis=alt.Axis(labelExpr=_PERIOD_LABEL_EXPR, labelAngle=-45 if len(periods) > 8 else 0))
+    y = alt.Y("valeur:Q", title=value_title, axis=alt.Axis(format=",d"))
+    tooltip = [alt.Tooltip("libelle_periode:N", title="Période")]
+    if series:
+        tooltip.append(alt.Tooltip(f"{series}:N", title=series_title))
+    tooltip += [alt.Tooltip("texte:N", title=value_title), alt.Tooltip("courbe:N", title="Courbe")]
+    encodings = {"x": x, "y": y, "tooltip": tooltip}
+    detail = [alt.Detail("courbe:N")]
+    if series:
+        encodings["color"] = alt.Color(f"{series}:N", title=series_title,
+                                       scale=alt.Scale(range=OKABE_ITO))
+        detail.append(alt.Detail(f"{series}:N"))
+    dash = alt.StrokeDash("courbe:N", title="Courbe",
+                          scale=alt.Scale(domain=[CURRENT_LABEL, PREVIOUS_LABEL], range=[[1, 0], [6, 4]]),
+                          legend=alt.Legend(orient="bottom") if compare_previous_year else None)
+    width = 3 if large else 2
+    base = alt.Chart(data)
+    line_kwargs = {"color": BAR_COLOR} if not series else {}
+    line = base.mark_line(strokeWidth=width, invalid="break-paths-filter-domains", **line_kwargs).encode(
+        strokeDash=dash, detail=detail, **encodings)
+    point_enc = dict(encodings)
+    if series:
+        point_enc["shape"] = alt.Shape(f"{series}:N", title=series_title)
+    points = base.transform_filter("datum.statut == 'publie'").mark_point(
+        filled=True, size=90 if large else 40, **line_kwargs).encode(**point_enc)
+    subtitle = [SECRET_LEGEND + " (interruption de la courbe)"] if has_secret else None
+    chart = alt.layer(line, points).properties(title=_title(title, subtitle), width="container")
+    return _finish(chart, large=large)
+
+
+# --------------------------------------------------------------------------- bars
+
+
+def bar_chart(
+    frame: pl.DataFrame,
+    category: str,
+    title: str,
+    share: bool = False,
+    *,
+    total: int | None = None,
+    category_title: str = "",
+    value_title: str | None = None,
+    large: bool = False,
+) -> alt.LayerChart:
+    """Horizontal bars of `valeur` by the label column `category`, largest first, French value labels.
+
+    `frame`: one row per category with `category`, `valeur`, `statut`. `share=True` draws shares of
+    `total` (default: the sum of the published values shown) formatted « 12,5 % ». Secret rows sort
+    last and have no bar but a label `s`; the subtitle reads « s : secret statistique ».
+    Data sent: category, valeur (or part), statut, texte."""
+    value_col = "part" if share else "valeur"
+    data = _blank_secrets(frame.select(category, "valeur", "statut"), "valeur")
+    if share:
+        denominator = total if total is not None else int(data["valeur"].sum() or 0)
+        data = data.with_columns(
+            (pl.col("valeur") / denominator if denominator else pl.lit(None, dtype=pl.Float64)).alias("part")
+        ).drop("valeur")
+    data = _with_text(data, value_col, share=share).sort(value_col, descending=True, nulls_last=True)
+    order = data[category].to_list()
+    has_secret = bool((data["statut"] != "publie").any())
+    value_title = value_title or ("Part" if share else "Effectif")
+    fmt = ".0%" if share else ",d"
+    base = alt.Chart(data).encode(
+        y=alt.Y(f"{category}:N", sort=order, title=category_title or None, axis=alt.Axis(labelLimit=300)),
+        tooltip=[alt.Tooltip(f"{category}:N", title=category_title or "Catégorie"),
+                 alt.Tooltip("texte:N", title=value_title)],
+    )
+    bars = base.mark_bar(color=BAR_COLOR).encode(
+        x=alt.X(f"{value_col}:Q", title=value_title, axis=alt.Axis(format=fmt)))
+    labels = base.transform_calculate(position=f"datum.{value_col} == null ? 0 : datum.{value_col}").mark_text(
+        align="left", dx=4, fontSize=18 if large else 11).encode(x="position:Q", text="texte:N")
+    subtitle = [SECRET_LEGEND] if has_secret else None
+    chart = alt.layer(bars, labels).properties(title=_title(title, subtitle), width="container")
+    return _finish(chart, large=large)
+
+
+# --------------------------------------------------------------------------- heatmap
+
+
+def heatmap(
+    frame: pl.DataFrame,
+    x: str,
+    y: str,
+    title: str,
+    *,
+    value_col: str = "valeur",
+    share: bool = False,
+    x_title: str = "",
+    y_title: str = "",
+    value_title: str | None = None,
+    large: bool = False,
+) -> alt.LayerChart:
+    """Rect heatmap of `value_col` by `x` × `y` (e.g. territoire × problématique), each cell labelled.
+
+    `frame`: one row per (x, y) with `x`, `y`, `value_col`, `statut`; `share=True` formats the values
+    as percentages (values are fractions). Published cells are coloured on the sequential 'blues'
+    scale; secret cells are grey and read `s`; the colour legend has an entry « s : secret
+    statistique ». Data sent: x, y, value_col, statut, texte."""
+    value_title = value_title or ("Part" if share else "Effectif")
+    data = _with_text(_blank_secrets(frame.select(x, y, value_col, "statut"), value_col), value_col, share=share)
+    top = data[value_col].max()
+    threshold = 0.6 * float(top) if top is not None else 0.0
+    base = alt.Chart(data).encode(
+        x=alt.X(f"{x}:N", title=x_title or None, axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+        y=alt.Y(f"{y}:N", title=y_title or None, axis=alt.Axis(labelLimit=300)),
+        tooltip=[alt.Tooltip(f"{y}:N", title=y_title or "Ligne"), alt.Tooltip(f"{x}:N", title=x_title or "Colonne"),
+                 alt.Tooltip("texte:N", title=value_title)],
+    )
+    cells = base.transform_filter("datum.statut == 'publie'").mark_rect(stroke="white").encode(
+        color=alt.Color(f"{value_col}:Q", title=value_title, scale=alt.Scale(scheme=SEQUENTIAL_SCHEME),
+                        legend=alt.Legend(format=".0%" if share else ",d")))
+    secrets = base.transform_filter("datum.statut != 'publie'").transform_calculate(
+        legende=f"'{SECRET_LEGEND}'").mark_rect(stroke=SECRET_STROKE, strokeDash=[3, 2]).encode(
+        fill=alt.Fill("legende:N", title=None, scale=alt.Scale(domain=[SECRET_LEGEND], range=[SECRET_FILL])))
+    text = base.mark_text(fontSize=18 if large else 11).encode(
+        text="texte:N",
+        color=alt.condition(f"datum.{value_col} != null && datum.{value_col} > {threshold}",
+                            alt.value("white"), alt.value("black")),
+    )
+    chart = alt.layer(cells, secrets, text).resolve_scale(color="independent", fill="independent").properties(
+        title=_title(title))
+    return _finish(chart, large=large)
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def _ring_area(ring: list) -> float:
+    """Planar signed area in lon/lat (positive = counter-clockwise)."""
+    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:])) / 2
+
+
+def rewind(geometry: dict) -> dict:
+    """Copy of a (Multi)Polygon with d3's winding: exterior rings clockwise, holes counter-clockwise.
+
+    RFC 7946 asks the opposite; d3-geo (so Vega-Lite) would then fill the whole sphere but the
+    polygon: the map is drawn inside out (notes Streamlit §0.4)."""
+    geometry = copy.deepcopy(geometry)
+    polygons = {"Polygon": [geometry["coordinates"]], "MultiPolygon": geometry["coordinates"]}.get(geometry["type"], [])
+    for polygon in polygons:
+        for i, ring in enumerate(polygon):
+            clockwise = _ring_area(ring) < 0
+            if clockwise != (i == 0):
+                ring.reverse()
+    return geometry
+
+
+@lru_cache(maxsize=2)
+def _features(level: str) -> tuple:
+    """Features of the shipped map, rewound, with only `code` and `nom` kept."""
+    return tuple(
+        {"type": "Feature", "geometry": rewind(f["geometry"]),
+         "properties": {"code": f["properties"]["code"], "nom": f["properties"]["nom"]}}
+        for f in geojson(level)["features"]
+    )
+
+
+@lru_cache(maxsize=1)
+def _frames() -> tuple:
+    import json
+
+    gj = json.loads((GEO_DIR / "cadres-drom.geojson").read_text(encoding="utf-8"))
+    return tuple({"type": "Feature", "geometry": f["geometry"], "properties": {}} for f in gj["features"])
+
+
+def map_features(level: str) -> list[dict]:
+    """The rewound features a choropleth of `level` draws (copies)."""
+    return copy.deepcopy(list(_features(level)))
+
+
+def choropleth(
+    frame: pl.DataFrame,
+    level: str = "region",
+    value_col: str = "valeur",
+    title: str = "",
+    *,
+    share: bool = False,
+    value_title: str | None = None,
+    large: bool = False,
+    width: int = 520,
+    height: int = 520,
+) -> alt.LayerChart:
+    """Map of France (`level` 'region' or 'departement', DROM brought close, inset frames) coloured by `value_col`.
+
+    `frame`: one row per territory with `geo_code`, `geo_libelle`, `value_col`, `statut` (published
+    cells of one geo level). The values are joined to the shapes by code (`transform_lookup` from
+    a small frame code, libelle, value_col, statut, texte: nothing else is sent). Published areas
+    use the 'blues' scale; secret areas are grey with a dark dashed outline and territories without
+    data light grey, both named in a legend (« s : secret statistique », « aucune donnée »).
+    The subtitle is the map attribution (`MAP_ATTRIBUTION`).
+
+    Selection: the chart carries `alt.selection_point(fields=['code'], name='territoire')`; with
+    `st.altair_chart(chart, on_select='rerun', key=...)` the page reads the clicked code in
+    `event.selection.territoire` (a list of {'code': ...})."""
+    if level not in ("region", "departement"):
+        raise ValueError("level must be 'region' or 'departement'")
+    value_title = value_title or ("Part" if share else "Effectif")
+    data = frame.select(pl.col("geo_code").alias("code"), pl.col("geo_libelle").alias("libelle"),
+                        pl.col(value_col), pl.col("statut"))
+    data = _with_text(_blank_secrets(data, value_col), value_col, share=share)
+    fields = ["libelle", value_col, "statut", "texte"]
+    shapes = alt.Data(values=map_features(level))
+    territoire = alt.selection_point(fields=["code"], name="territoire")
+
+    def joined() -> alt.Chart:
+        return alt.Chart(shapes).transform_calculate(code="datum.properties.code").transform_lookup(
+            lookup="code", from_=alt.LookupData(data=data, key="code", fields=fields)
+        ).transform_calculate(
+            libelle="datum.libelle == null ? datum.properties.nom : datum.libelle",
+            texte=f"datum.texte == null ? '{NO_DATA_LEGEND}' : datum.texte",
+        )
+
+    legend = joined().transform_calculate(
+        legende=f"datum.statut == 's' ? '{SECRET_LEGEND}' : (datum.statut == null ? '{NO_DATA_LEGEND}' : null)"
+    ).transform_filter("datum.legende != null").mark_geoshape(stroke="white").encode(
+        fill=alt.Fill("legende:N", title=None, legend=alt.Legend(orient="bottom-left"),
+                      scale=alt.Scale(domain=[SECRET_LEGEND, NO_DATA_LEGEND], range=[SECRET_FILL, NO_DATA_FILL])))
+    areas = joined().mark_geoshape().encode(
+        fill=alt.Fill(f"{value_col}:Q", title=value_title, scale=alt.Scale(scheme=SEQUENTIAL_SCHEME),
+                      legend=alt.Legend(format=".0%" if share else ",d", orient="top-left"),
+                      condition=[{"test": "datum.statut == 's'", "value": SECRET_FILL},
+                                 {"test": "datum.statut == null", "value": NO_DATA_FILL}]),
+        stroke=alt.condition("datum.statut == 's'", alt.value(SECRET_STROKE), alt.value("white")),
+        strokeDash=alt.condition("datum.statut == 's'", alt.value([3, 2]), alt.value([1, 0])),
+        strokeWidth=alt.condition(territoire, alt.value(1.0), alt.value(0.6)),
+        opacity=alt.condition(territoire, alt.value(1.0), alt.value(0.55)),
+        tooltip=[alt.Tooltip("libelle:N", title="Territoire"), alt.Tooltip("texte:N", title=value_title)],
+    ).add_params(territoire)
+    insets = alt.Chart(alt.Data(values=list(_frames()))).mark_geoshape(
+        filled=False, stroke="#777777", strokeWidth=0.8)
+    chart = alt.layer(legend, areas, insets).resolve_scale(fill="independent").project(type="conicConformal", parallels=[44, 49], rotate=[-3, 0]).properties(
+        title=_title(title, [MAP_ATTRIBUTION]), width=width, height=height)
+    return _finish(chart, large=large)
+
+
+# --------------------------------------------------------------------------- static export
+
+
+def _vl_convert():
+    try:
+        import vl_convert
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise RuntimeError("Static chart export needs the package vl-convert-python.") from exc
+    return vl_convert
+
+
+def to_png(chart, scale: float = 2.0) -> bytes:
+    """PNG of a chart, rendered offline by vl-convert with French number and date formats."""
+    vlc = _vl_convert()
+    return vlc.vegalite_to_png(chart.to_dict(), scale=scale, format_locale=french_locale(),
+                               time_format_locale=french_time_locale(), allowed_base_urls=[])
+
+
+def to_svg(chart) -> str:
+    """SVG of a chart, rendered offline by vl-convert with French number and date formats."""
+    vlc = _vl_convert()
+    return vlc.vegalite_to_svg(chart.to_dict(), format_locale=french_locale(),
+                               time_format_locale=french_time_locale(), allowed_base_urls=[])
