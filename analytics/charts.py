@@ -198,7 +198,7 @@ def trend_chart(
     points = base.transform_filter("datum.statut == 'publie'").mark_point(
         filled=True, size=90 if large else 40, **line_kwargs).encode(**point_enc)
     subtitle = [SECRET_LEGEND + " (interruption de la courbe)"] if has_secret else None
-    chart = alt.layer(line, points).properties(title=_title(title, subtitle), width="container")
+    chart = alt.layer(line, points).properties(title=_title(title, subtitle))
     return _finish(chart, large=large)
 
 
@@ -244,7 +244,7 @@ def bar_chart(
     labels = base.transform_calculate(position=f"datum.{value_col} == null ? 0 : datum.{value_col}").mark_text(
         align="left", dx=4, fontSize=18 if large else 11).encode(x="position:Q", text="texte:N")
     subtitle = [SECRET_LEGEND] if has_secret else None
-    chart = alt.layer(bars, labels).properties(title=_title(title, subtitle), width="container")
+    chart = alt.layer(bars, labels).properties(title=_title(title, subtitle))
     return _finish(chart, large=large)
 
 
@@ -377,7 +377,7 @@ def choropleth(
     territoire = alt.selection_point(fields=["code"], name="territoire")
 
     def joined() -> alt.Chart:
-        return alt.Chart(shapes).transform_calculate(code="datum.properties.code").transform_lookup(
+        return alt.Chart().transform_calculate(code="datum.properties.code").transform_lookup(
             lookup="code", from_=alt.LookupData(data=data, key="code", fields=fields)
         ).transform_calculate(
             libelle="datum.libelle == null ? datum.properties.nom : datum.libelle",
@@ -402,7 +402,7 @@ def choropleth(
     ).add_params(territoire)
     insets = alt.Chart(alt.Data(values=list(_frames()))).mark_geoshape(
         filled=False, stroke="#777777", strokeWidth=0.8)
-    chart = alt.layer(legend, areas, insets).resolve_scale(fill="independent").project(type="conicConformal", parallels=[44, 49], rotate=[-3, 0]).properties(
+    chart = alt.layer(legend, areas, insets, data=shapes).resolve_scale(fill="independent").project(type="conicConformal", parallels=[44, 49], rotate=[-3, 0]).properties(
         title=_title(title, [MAP_ATTRIBUTION]), width=width, height=height)
     return _finish(chart, large=large)
 

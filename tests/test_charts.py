@@ -151,10 +151,11 @@ def test_choropleth_lookup_frame_and_selection():
     assert spec["params"][0]["select"] == {"type": "point", "fields": ["code"]}
     assert SECRET_LEGEND in strings(spec["layer"][0]["encoding"]["fill"]["scale"]["domain"])
     assert charts.MAP_ATTRIBUTION in strings(spec["title"])
-    # The shapes carry only code and name.
-    for layer in spec["layer"][:2]:
-        for feature in layer["data"]["values"]:
-            assert set(feature["properties"]) == {"code", "nom"}
+    # The shapes are sent once, with only code and name.
+    assert "data" not in spec["layer"][0] and "data" not in spec["layer"][1]
+    assert len(spec["data"]["values"]) == 18
+    for feature in spec["data"]["values"]:
+        assert set(feature["properties"]) == {"code", "nom"}
 
 
 @pytest.mark.parametrize("level,count", [("region", 18), ("departement", 101)])
