@@ -13,6 +13,7 @@ class PageSpec:
     icon: str
     section: str
     roles: tuple[str, ...] = ()  # empty: every signed-in profile
+    shares_filters: bool = False  # reads the shared filters (territory, level, period) from the URL
 
     @property
     def url_path(self) -> str:
@@ -23,6 +24,8 @@ class PageSpec:
 
 PAGES = (
     PageSpec("pages/accueil.py", "Accueil", ":material/home:", "Observatoire"),
+    PageSpec("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Observatoire", shares_filters=True),
+    PageSpec("pages/tendances.py", "Tendances", ":material/show_chart:", "Observatoire", shares_filters=True),
     PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "Administration", ("admin",)),
 )
 

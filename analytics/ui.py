@@ -29,7 +29,9 @@ def sidebar(user) -> None:
                 section = spec.section
                 st.caption(section)
             try:
-                st.page_link(spec.file, label=spec.title, icon=spec.icon)
+                # The observatory pages share their filters through the URL (a view is a link).
+                shared = dict(st.query_params) if spec.shares_filters else None
+                st.page_link(spec.file, label=spec.title, icon=spec.icon, query_params=shared)
             except StreamlitPageNotFoundError:  # a page file run on its own (AppTest) knows no other page
                 st.markdown(spec.title)
         st.divider()

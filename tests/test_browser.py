@@ -72,3 +72,48 @@ def test_home_page_loads_without_error(page, tmp_path):
         sidebar.get_by_role("link", name="Import des données").click()
         expect(page).to_have_url(f"{url}/import_donnees")
         expect(page.get_by_role("heading", name="Import des données")).to_be_visible(timeout=30_000)
+
+
+def _published_store(data_dir, tmp_path):
+    """The small test dataset imported and published into the SQLite store the server will open."""
+    from analytics import store
+    from analytics.publications import publish
+    from publication_data import frame, load
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    engine = store.make_engine(f"sqlite:///{data_dir}/vigie.sqlite")
+    store.upgrade(engine)
+    load(tmp_path, engine, frame())
+    assert publish("Camille", engine=engine).ok
+    engine.dispose()
+
+
+def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp_path):
+    _published_store(tmp_path / "var", tmp_path)
+    with streamlit_server(tmp_path / "var") as url:
+        # First request after the server started: a shared link with its filters.
+        page.goto(f"{url}/vue_ensemble?territoire=region:53&granularite=annee&periode=2025")
+        wait_for_app(page)
+        expect(page.get_by_role("heading", name="Vue d'ensemble")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        expect(page.get_by_text("Région Bretagne · 2025").first).to_be_visible(timeout=30_000)
+        chart = page.locator("[data-testid='stVegaLiteChart']").first
+        expect(chart.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+        value_2025 = page.locator("[data-testid='stMetricValue']").first.inner_text()
+        screenshot(page, "vue-ensemble-bretagne-2025")
+
+        # A filter changes the content and the URL.
+        page.get_by_test_id("stSelectbox").filter(has_text="Période").click()
+        page.get_by_role("option", name="2024").click()
+        expect(page).to_have_url(f"{url}/vue_ensemble?territoire=region%3A53&granularite=annee&periode=2024", timeout=30_000)
+        expect(page.get_by_text("Région Bretagne · 2024").first).to_be_visible(timeout=30_000)
+        assert page.locator("[data-testid='stMetricValue']").first.inner_text() != value_2025
+
+        # The sidebar link to another page carries the filters.
+        page.locator("[data-testid='stSidebar']").get_by_role("link", name="Tendances").click()
+        expect(page.get_by_role("heading", name="Tendances")).to_be_visible(timeout=30_000)
+        expect(page).to_have_url(f"{url}/tendances?territoire=region%3A53&granularite=annee&periode=2024", timeout=30_000)
+        expect(page.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        screenshot(page, "tendances-bretagne")

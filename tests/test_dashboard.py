@@ -70,6 +70,13 @@ def test_headline_is_made_of_published_values(published):
     assert figures.problematiques["valeur"].drop_nulls().to_list() == sorted(figures.problematiques["valeur"].drop_nulls(), reverse=True)
 
 
+def test_secrets_rank_after_non_zero_values_and_before_zeros(published):
+    f = Filters(Territory("service", "DREAL-BRE"), "annee", "2025")
+    order = dashboard.headline(f, NATIONAL).problematiques
+    ranks = [0 if v and v > 0 else 1 if v is None else 2 for v in order["valeur"].to_list()]
+    assert 1 in ranks and ranks == sorted(ranks)
+
+
 def test_a_secret_stays_s_and_no_share_is_estimated_from_it(published):
     secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee").filter(pl.col("statut") == "s")
     assert secret.height, "the small dataset has secrets at service level"

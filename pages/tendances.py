@@ -1,0 +1,43 @@
+"""Tendances: series of a territory by month, quarter or year with the year-on-year comparison, readable on a projector."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import streamlit as st  # noqa: E402
+
+from analytics import charts, dashboard  # noqa: E402
+from analytics.nomenclature import default_nomenclature  # noqa: E402
+from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+
+st.title("Tendances")
+publication = require_publication()
+scope = user_scope(user)
+filters = filter_bar(scope)
+publication_caption(publication)
+granularity_advice(filters, scope)
+
+nomenclature = default_nomenclature()
+choices = [("ensemble", "ensemble")] + [(d.code, m.code) for d in nomenclature.dimensions.values() if d.code != "ensemble"
+                                        for m in d.modalites]
+labels = {("ensemble", "ensemble"): "Situations suivies"}
+labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}" for d in nomenclature.dimensions.values()
+               if d.code != "ensemble" for m in d.modalites})
+left, right = st.columns([3, 1])
+chosen = left.selectbox("Indicateur", choices, format_func=labels.get, key="t_indicateur")
+large = right.toggle("Grands caractères (projection)", key="t_large")
+compare = right.toggle("Comparer à l'année précédente", value=True, key="t_compare")
+
+where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
+frame = dashboard.series(filters, scope, chosen[0], [chosen[1]])
+title = f"{labels[chosen]} · {where}"
+if frame.height == 0:
+    st.info("Aucune série publiée pour ce territoire, cet indicateur et ce niveau.")
+    st.stop()
+st.altair_chart(charts.trend_chart(frame, title, compare_previous_year=compare, large=large),
+                alt=f"Courbe de l'indicateur « {labels[chosen]} » pour {where}, par {dashboard.GRANULARITY_LABELS[filters.granularity].lower()}")
+secrets = int((frame["statut"] == "s").sum())
+if secrets:
+    st.caption(f"{secrets} période(s) couverte(s) par le secret statistique : la courbe s'interrompt (« s »).")
+shown = frame.with_columns(frame["periode"].map_elements(dashboard.period_label, return_dtype=str).alias("libelle_periode"))
+data_view(dashboard.display_table(shown, {"libelle_periode": "Période", "valeur": labels[chosen]}), "tendance", "Tendance")

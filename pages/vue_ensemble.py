@@ -1,0 +1,50 @@
+"""Vue d'ensemble: headline figures of a territory and period, from the publication in force."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import streamlit as st  # noqa: E402
+
+from analytics import charts, dashboard  # noqa: E402
+from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+
+st.title("Vue d'ensemble")
+publication = require_publication()
+scope = user_scope(user)
+filters = filter_bar(scope)
+publication_caption(publication)
+granularity_advice(filters, scope)
+
+figures = dashboard.headline(filters, scope)
+where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
+st.subheader(f"{where} · {dashboard.period_label(filters.period)}")
+
+left, middle, right = st.columns(3)
+left.metric("Situations suivies", dashboard.value_text(figures.situations, "s" if figures.situations_secret else "publie"),
+            delta=dashboard.change_text(figures.change), delta_color="off",
+            help="Évolution par rapport à la même période un an plus tôt, calculée sur deux chiffres publiés.")
+middle.metric("Même période un an plus tôt",
+              dashboard.value_text(figures.previous, "publie") if figures.previous is not None else "–")
+top = figures.problematiques.filter(figures.problematiques["valeur"].is_not_null())
+right.metric("Problématique la plus fréquente", top["libelle"][0] if top.height else "–")
+
+st.subheader("Problématiques les plus fréquentes")
+st.caption("Part des situations suivies : une situation peut porter plusieurs problématiques.")
+leading = figures.problematiques.head(10)
+if leading.height:
+    st.altair_chart(charts.bar_chart(leading, "libelle", "Problématiques (part des situations)", share=figures.situations is not None, total=figures.situations),
+                    alt="Diagramme en barres des dix problématiques les plus fréquentes")
+    data_view(dashboard.display_table(leading, {"libelle": "Problématique", "valeur": "Situations"}, share="part"),
+              "problematiques", "Problématiques")
+else:
+    st.info("Aucune problématique publiée pour ce territoire et cette période.")
+
+st.subheader("Répartition par axe d'intervention")
+st.caption("Les quatre axes de l'instruction du 27 mars 2014 (axe principal de chaque situation).")
+if figures.axes.height:
+    st.altair_chart(charts.bar_chart(figures.axes, "libelle", "Axes d'intervention (part des situations)", share=figures.situations is not None, total=figures.situations),
+                    alt="Diagramme en barres de la répartition des situations par axe d'intervention")
+    data_view(dashboard.display_table(figures.axes, {"libelle": "Axe", "valeur": "Situations"}, share="part"), "axes", "Axes")
+else:
+    st.info("Aucune répartition par axe publiée pour ce territoire et cette période.")

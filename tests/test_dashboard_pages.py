@@ -1,0 +1,134 @@
+"""AppTest: the dashboard pages on a real publication, for several scopes.
+
+Each test checks content: a known published value appears, a known secret shows `s`, and the data
+sent with each chart (notes §0.2: the whole frame goes to the browser) holds only published
+values and only the columns the chart shows."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics.dashboard import value_text
+from analytics.publications import publish
+from analytics.store import get_engine
+from analytics.views import NATIONAL, published_cells
+from publication_data import frame, load
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("pages/vue_ensemble.py", "pages/tendances.py")
+
+
+@pytest.fixture
+def published(tmp_path):
+    engine = get_engine()
+    data = frame()
+    load(tmp_path, engine, data)
+    assert publish("Camille", engine=engine).ok
+    return data
+
+
+def run_page(page: str, monkeypatch=None, scope: str | None = None, role: str | None = None, **query) -> AppTest:
+    if monkeypatch is not None and scope:
+        monkeypatch.setenv("VIGIE_DEFAULT_SCOPE", scope)
+    if monkeypatch is not None and role:
+        monkeypatch.setenv("VIGIE_DEFAULT_ROLE", role)
+    at = AppTest.from_file(str(ROOT / page), default_timeout=60)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_tables(at: AppTest) -> list[pl.DataFrame]:
+    """The datasets each chart of the page sends to the browser."""
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            table = pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all()
+            out.append(pl.from_arrow(table))
+        spec = json.loads(chart.proto.spec)
+        for inline in spec.get("datasets", {}).values():  # data inlined in the spec (maps) counts too
+            out.append(pl.DataFrame(inline))
+    return out
+
+
+def shown_values(at: AppTest) -> set[str]:
+    texts = set()
+    for df in at.dataframe:
+        for column in df.value.columns:
+            texts |= {str(v) for v in df.value[column].tolist()}
+    return texts
+
+
+def published_numbers() -> set[int]:
+    return set(published_cells(NATIONAL)["valeur"].drop_nulls().to_list())
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_says_so_when_nothing_is_published(page):
+    at = run_page(page)
+    assert any("Aucune publication" in i.value for i in at.info)
+    assert not at.get("vega_lite_chart")
+
+
+def test_overview_shows_the_published_national_figure_and_its_change(published):
+    at = run_page("pages/vue_ensemble.py", territoire="FR", granularite="annee", periode="2025")
+    cells = published_cells(NATIONAL, geo_niveau="national", periode_niveau="annee", dimensions="ensemble")
+    by_year = dict(cells.select("periode", "valeur").iter_rows())
+    metric = {m.label: m for m in at.metric}
+    assert metric["Situations suivies"].value == value_text(by_year["2025"], "publie")
+    assert metric["Même période un an plus tôt"].value == value_text(by_year["2024"], "publie")
+    assert "%" in metric["Situations suivies"].delta
+    assert any("Publication n° 1" in c.value and "k = 5" in c.value for c in at.caption)
+    assert at.query_params["territoire"] == ["FR"] or at.query_params["territoire"] == "FR"
+
+
+def test_overview_shows_s_for_a_secret_and_charts_carry_only_published_values(published):
+    secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="problematique").filter(
+        pl.col("statut") == "s").row(0, named=True)
+    at = run_page("pages/vue_ensemble.py", territoire=f"service:{secret['geo_code']}", granularite="annee", periode=secret["periode"])
+    assert "s" in shown_values(at)
+    allowed = published_numbers()
+    for table in chart_tables(at):
+        numeric = [c for c, t in table.schema.items() if t.is_integer()]
+        for column in numeric:
+            assert set(table[column].drop_nulls().to_list()) <= allowed, column
+        assert not {"statut_detail", "secret", "effectif"} & set(table.columns)
+
+
+def test_regional_user_cannot_see_another_region(published, monkeypatch):
+    at = run_page("pages/vue_ensemble.py", monkeypatch, scope="53", role="regional", territoire="service:DDT-2A")
+    options = at.selectbox(key="f_territoire").options
+    assert not any("2A" in o for o in options)
+    assert at.selectbox(key="f_territoire").value == "region:53"
+
+
+def test_trends_draw_the_series_with_gaps_at_secrets(published):
+    at = run_page("pages/tendances.py", territoire="region:53", granularite="trimestre")
+    assert at.get("vega_lite_chart")
+    cells = published_cells(NATIONAL, geo_niveau="region", periode_niveau="trimestre", dimensions="ensemble").filter(
+        pl.col("geo_code") == "53")
+    table = at.dataframe[0].value
+    assert list(table.iloc[:, 1]) == [value_text(v, s) for v, s in cells.select("valeur", "statut").iter_rows()]
+    allowed = published_numbers()
+    for data in chart_tables(at):
+        for column in [c for c, t in data.schema.items() if t.is_integer()]:
+            assert set(data[column].drop_nulls().to_list()) <= allowed
+
+
+def test_a_filter_change_changes_the_content_and_the_url(published):
+    at = run_page("pages/vue_ensemble.py", territoire="FR", granularite="annee", periode="2025")
+    before = {m.label: m.value for m in at.metric}["Situations suivies"]
+    at.selectbox(key="f_periode").select("2024").run()
+    assert not at.exception
+    after = {m.label: m.value for m in at.metric}["Situations suivies"]
+    assert before != after
+    assert "2024" in str(at.query_params["periode"])
