@@ -8,14 +8,17 @@ is fitted by IRLS with:
   2w + 1 months centred on the calendar month of t, the remaining months of the year are split
   into at most ``n_blocks - 1`` blocks (with months, 10 requested blocks give one block per month
   outside the window, i.e. 8 levels);
-* a linear trend, always fitted, kept only if significant (p < 0.05) and if the prediction does
-  not exceed the largest reference count (the original rule against extrapolation);
+* a linear trend, always fitted, kept only if significant (p < 0.05); the original rule against
+  extrapolation (prediction above the largest reference count) is available through
+  ``EXTRAPOLATION_RULE`` but off: on the monthly simulation it dropped real trends and raised the
+  false positive rate (trend scenarios up to 13 % of false alarms when dropped);
 * dispersion phi = max(1, Pearson statistic / (n - p));
 * down-weighting of past outbreaks: scaled Anscombe residuals s_i > 2.58 get the weight s_i^-2,
   all weights rescaled to sum to n, and the model is refitted once.
 
 The threshold is the upper (1 - alpha) quantile of a negative binomial with mean mu0 and variance
-phi * mu0 (Poisson when phi = 1); an alarm is raised when the observed count exceeds it. The score
+phi * mu0 (Poisson when phi = 1), where, for the prediction interval, phi is replaced by
+phi + mu0 * Var(log mu0_hat) (``prediction=False`` gives the plain plug-in); an alarm is raised when the observed count exceeds it. The score
 is the upper tail probability P(Y >= observed) under the same distribution.
 
 Everything is vectorised over many (series, month) problems at once: the design matrix depends
@@ -33,6 +36,7 @@ from scipy import stats
 B_YEARS, WINDOW, EXCLUDED, N_BLOCKS = 3, 2, 6, 10
 RESIDUAL_LIMIT = 2.58
 TREND_P = 0.05
+EXTRAPOLATION_RULE = False  # the original's 'no prediction above the largest reference count'
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,7 @@ def nb_quantile_and_tail(mu0: np.ndarray, phi: np.ndarray, observed: np.ndarray,
 
 def farrington(reference: np.ndarray, observed: np.ndarray, alpha: float = 0.01,
                b: int = B_YEARS, w: int = WINDOW, excluded: int = EXCLUDED, n_blocks: int = N_BLOCKS,
-               reweight: bool = True) -> FarringtonResult:
+               reweight: bool = True, prediction: bool = True) -> FarringtonResult:
     """Run the improved Farrington on many problems at once.
 
     ``reference``: (N, n) counts at the months ``design(...).offsets`` relative to each target month;
@@ -165,29 +169,35 @@ def farrington(reference: np.ndarray, observed: np.ndarray, alpha: float = 0.01,
     expected = np.zeros(N)
     phi = np.ones(N)
     trend_kept = np.zeros(N, dtype=bool)
+    predictive = np.ones(N)
     empty = Y.sum(axis=1) == 0
     todo = np.nonzero(~empty)[0]
     if todo.size:
         Yt = Y[todo]
         beta, mu, A, phi_t = _fit_reweighted(d.X, Yt, reweight)
         k = d.trend_column
-        cov_tt = np.linalg.inv(A)[:, k, k] * phi_t
+        Ainv = np.linalg.inv(A)
+        cov_tt = Ainv[:, k, k] * phi_t
+        var_eta0 = Ainv[:, 0, 0] * phi_t  # variance of the linear predictor at t (trend = 0 there)
         n, p = d.X.shape
         t_stat = beta[:, k] / np.sqrt(np.maximum(cov_tt, 1e-300))
         p_value = 2.0 * stats.t.sf(np.abs(t_stat), df=max(n - p, 1))
         mu0_trend = np.exp(np.clip(beta[:, 0], -30, 30))
-        keep = (p_value < TREND_P) & (mu0_trend <= Yt.max(axis=1))
+        keep = (p_value < TREND_P) & ((mu0_trend <= Yt.max(axis=1)) | (not EXTRAPOLATION_RULE))
         mu0 = mu0_trend.copy()
         phis = phi_t.copy()
         drop = np.nonzero(~keep)[0]
         if drop.size:
-            beta2, _, _, phi2 = _fit_reweighted(d.X_no_trend, Yt[drop], reweight)
+            beta2, _, A2, phi2 = _fit_reweighted(d.X_no_trend, Yt[drop], reweight)
             mu0[drop] = np.exp(np.clip(beta2[:, 0], -30, 30))
             phis[drop] = phi2
+            var_eta0[drop] = np.linalg.inv(A2)[:, 0, 0] * phi2
         expected[todo] = mu0
         phi[todo] = phis
+        # prediction interval: Var(Y_t - mu0_hat) ~ phi mu0 + mu0^2 Var(eta0), i.e. an effective dispersion
+        predictive[todo] = phis + (mu0 * np.minimum(var_eta0, 4.0) if prediction else 0.0)
         trend_kept[todo] = keep
-    threshold, score = nb_quantile_and_tail(expected, phi, observed, alpha)
+    threshold, score = nb_quantile_and_tail(expected, predictive, observed, alpha)
     # An empty reference (no case in three years): expected 0, any case is above the threshold 0.
     threshold = np.where(empty, 0.0, threshold)
     score = np.where(empty, np.where(observed > 0, 0.0, 1.0), score)
