@@ -251,3 +251,19 @@ def display_table(frame: pl.DataFrame, columns: dict[str, str], value: str = "va
     if share:
         selected.append(pl.col(share).map_elements(fr_pct, return_dtype=pl.String).fill_null(SECRET_MARK).alias("Part des situations"))
     return out.select(selected)
+
+
+# --------------------------------------------------------------------------- maps
+
+
+def map_periods(level: str) -> list[str]:
+    """Years published at `level` (région or département): maps compare territories over one year."""
+    published = {p for g, p, _ in views.available_combinations() if g == level}
+    return views.available_periods("annee") if "annee" in published else []
+
+
+def map_cells(scope: Scope, level: str, period: str, dimension: str, modalite: str) -> pl.DataFrame:
+    """One published cell per territory of `level` for the period and indicator: geo_code, geo_libelle, valeur, statut."""
+    frame = views.published_cells(scope, geo_niveau=level, periode_niveau="annee", periodes=[period],
+                                  dimensions=dimension, modalites=[modalite])
+    return frame.select("geo_code", "geo_libelle", "valeur", "statut").sort("geo_code")

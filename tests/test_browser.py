@@ -117,3 +117,11 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
         expect(page.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
         screenshot(page, "tendances-bretagne")
+
+        # The map renders (canvas or SVG inside the chart) with its attribution.
+        page.locator("[data-testid='stSidebar']").get_by_role("link", name="Territoires").click()
+        expect(page.get_by_role("heading", name="Territoires")).to_be_visible(timeout=30_000)
+        expect(page.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("IGN").first).to_be_visible()
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        screenshot(page, "territoires-carte")

@@ -132,3 +132,21 @@ def test_a_filter_change_changes_the_content_and_the_url(published):
     after = {m.label: m.value for m in at.metric}["Situations suivies"]
     assert before != after
     assert "2024" in str(at.query_params["periode"])
+
+
+def test_territories_map_carries_published_values_and_s_only(published):
+    at = run_page("pages/territoires.py")
+    assert at.get("vega_lite_chart")
+    assert any("IGN" in c.value for c in at.caption)  # the map attribution is shown
+    regions = published_cells(NATIONAL, geo_niveau="region", periode_niveau="annee", periodes=["2025"], dimensions="ensemble")
+    table = at.dataframe[0].value
+    assert list(table["Code"]) == regions["geo_code"].to_list()
+    assert list(table.iloc[:, 2]) == [value_text(v, s) for v, s in regions.select("valeur", "statut").iter_rows()]
+    allowed = published_numbers()
+    for data in chart_tables(at):
+        for column in [c for c, t in data.schema.items() if t.is_integer()]:
+            assert set(data[column].drop_nulls().to_list()) <= allowed
+    at.radio(key="m_niveau").set_value("departement").run()
+    assert not at.exception
+    deps = published_cells(NATIONAL, geo_niveau="departement", periode_niveau="annee", periodes=["2025"], dimensions="ensemble")
+    assert list(at.dataframe[0].value["Code"]) == deps["geo_code"].to_list()

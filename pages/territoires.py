@@ -1,0 +1,62 @@
+"""Territoires: maps of France by région and by département; a territory clicked on the map filters the other pages."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import streamlit as st  # noqa: E402
+
+from analytics import charts, dashboard  # noqa: E402
+from analytics.dashboard import Filters, Territory  # noqa: E402
+from analytics.nomenclature import default_nomenclature  # noqa: E402
+from analytics.page_parts import data_view, publication_caption, require_publication, user_scope  # noqa: E402
+from analytics.referentials import MAP_ATTRIBUTION  # noqa: E402
+
+LEVELS = {"region": "Régions", "departement": "Départements"}
+
+st.title("Territoires")
+publication = require_publication()
+scope = user_scope(user)
+publication_caption(publication)
+
+nomenclature = default_nomenclature()
+choices = [("ensemble", "ensemble")] + [(d.code, m.code) for d in nomenclature.dimensions.values() if d.code != "ensemble"
+                                        for m in d.modalites]
+labels = {("ensemble", "ensemble"): "Situations suivies"}
+labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}" for d in nomenclature.dimensions.values()
+               if d.code != "ensemble" for m in d.modalites})
+
+asked = Filters.from_query(dict(st.query_params))
+levels = [lvl for lvl in LEVELS if dashboard.map_periods(lvl)]
+if not levels:
+    st.info("Aucune carte : la publication ne contient aucun chiffre annuel par région ou par département.")
+    st.stop()
+left, middle, right = st.columns([2, 1, 1])
+chosen = left.selectbox("Indicateur", choices, format_func=labels.get, key="m_indicateur")
+level = middle.radio("Découpage", levels, format_func=LEVELS.get, horizontal=True, key="m_niveau")
+years = dashboard.map_periods(level)
+default_year = asked.period[:4] if asked.period and asked.period[:4] in years else years[-1]
+year = right.selectbox("Année", years[::-1], index=years[::-1].index(default_year), key="m_annee")
+
+cells = dashboard.map_cells(scope, level, year, *chosen)
+title = f"{labels[chosen]} · {LEVELS[level].lower()} · {year}"
+event = st.altair_chart(charts.choropleth(cells, level, title=title), on_select="rerun", key=f"carte_{level}",
+                        alt=f"Carte de France par {LEVELS[level].lower()} de l'indicateur « {labels[chosen]} » en {year} ; "
+                            "les chiffres sont dans « Voir les données ».")
+st.caption(MAP_ATTRIBUTION)
+st.caption("Gris : secret statistique (« s ») ; gris clair : aucune donnée publiée. Cliquer un territoire le choisit pour les autres pages.")
+
+clicked = [point.get("code") for point in (event.selection.get("territoire") or [])] if event else []
+if clicked and clicked[0]:
+    target = Filters(Territory(level, clicked[0]), "annee", year, asked.service_type)
+    keys = {key for key, _ in dashboard.territory_options(scope)}
+    if target.territory.key() in keys and dict(st.query_params) != target.to_query():
+        st.query_params.from_dict(target.to_query())
+        st.rerun()
+if asked.territory.level != "national":
+    name = dict(dashboard.territory_options(scope)).get(asked.territory.key(), asked.territory.code)
+    st.success(f"Territoire choisi pour les autres pages : {name}.", icon=":material/pin_drop:")
+
+data_view(dashboard.display_table(cells, {"geo_code": "Code", "geo_libelle": LEVELS[level][:-1], "valeur": labels[chosen]}),
+          f"carte-{level}-{year}", "Carte")
+st.caption("Les taux pour 100 agents viendront avec la publication des effectifs agents : ils ne sont pas encore publiés.")
