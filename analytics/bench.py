@@ -30,7 +30,8 @@ import polars as pl
 
 from analytics.formatting import fr_float, fr_int, fr_pct, plural
 
-PARTS = ("import", "secret")
+PARTS = ("import", "secret", "veille")
+VEILLE_REPLICATES, VEILLE_SEED, VEILLE_ALPHA = 10, 2013, 0.01
 SECRET_K = 5
 SECRET_YEAR_END = "2025-12"  # one calendar year of the demo: publications are per year
 RATIO_TABLES = 10
@@ -257,6 +258,38 @@ def measure_secret_demo(scope: str | None = None) -> list[Measure]:
 # --------------------------------------------------------------------------- report
 
 
+# --------------------------------------------------------------------------- veille: simulation and speed
+
+
+def measure_veille(replicates: int = VEILLE_REPLICATES, seed: int = VEILLE_SEED, alpha: float = VEILLE_ALPHA) -> list[Measure]:
+    """Noufaily et al. 2013 simulation adapted to months (analytics.veille.simulation), and detection speed."""
+    import numpy as np
+
+    from analytics.veille.detect import detect_series
+    from analytics.veille.simulation import run_simulation
+
+    started = time.perf_counter()
+    sim = run_simulation(replicates, seed, alpha)
+    sim_seconds = time.perf_counter() - started
+    what = f"Veille (simulation Noufaily mensuelle, {fr_int(sim['series'])} séries, α = {fr_float(alpha, 2)})"
+    rng = np.random.default_rng(seed)
+    series, months = 500, 60
+    periods = [f"{2021 + m // 12}-{m % 12 + 1:02d}" for m in range(months)]
+    frame = pl.DataFrame({"serie": [f"s{i}" for i in range(series) for _ in range(months)],
+                          "periode": periods * series, "effectif": rng.poisson(5.0, series * months).tolist()})
+    started = time.perf_counter()
+    detect_series(frame, since=periods[-24], alpha=alpha)
+    detect_seconds = time.perf_counter() - started
+    return [
+        Measure("veille_fpr", f"{what} : taux de fausses alarmes", sim["fpr"], "part", "≤ 1 %", sim["fpr"] <= 0.01),
+        Measure("veille_pod", f"{what} : probabilité de détection", sim["pod"], "part", "≥ 50 %", sim["pod"] >= 0.5),
+        Measure("veille_sensitivity", f"{what} : sensibilité", sim["sensitivity"], "part"),
+        Measure("veille_simulation_seconds", f"{what} : durée", sim_seconds, "s"),
+        Measure("veille_detect_seconds", f"Veille : détection sur {series} séries × {months} mois", detect_seconds, "s",
+                "< 60 s", detect_seconds < 60),
+    ]
+
+
 def _fmt(m: Measure) -> str:
     if m.unit in ("lignes", "lignes/s", "cellules", "tables"):
         return f"{fr_int(m.value)} {m.unit}"
@@ -287,6 +320,9 @@ def run_bench(as_json: bool = False, rows: int = 1_000_000, parts: tuple[str, ..
         measures += measure_secret_ratio(secret_tables)
         print(f"Secret : masquage et audit de la démonstration, {_scope_label(secret_scope)}…", file=sys.stderr)
         measures += measure_secret_demo(secret_scope)
+    if "veille" in parts:
+        print("Veille : simulation d'évaluation et vitesse de détection…", file=sys.stderr)
+        measures += measure_veille()
     if as_json:
         print(json.dumps([asdict(m) for m in measures], ensure_ascii=False, indent=2))
         return 0

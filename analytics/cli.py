@@ -251,8 +251,10 @@ def cmd_bench(args) -> int:
     from analytics.bench import run_bench
 
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    if not parts or any(p not in ("import", "secret") for p in parts):
-        _err(f"--parts attend import, secret ou import,secret, pas « {args.parts} »")
+    from analytics.bench import PARTS
+
+    if not parts or any(p not in PARTS for p in parts):
+        _err(f"--parts attend une liste parmi {', '.join(PARTS)}, pas « {args.parts} »")
         return EXIT_USAGE
     return run_bench(as_json=args.json, rows=args.rows, parts=parts, secret_scope=args.secret_scope,
                      secret_tables=args.secret_tables)
@@ -351,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="mesures de performance")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.add_argument("--rows", type=int, default=1_000_000, help="taille du fichier d'import mesuré (1 000 000 par défaut)")
-    p.add_argument("--parts", default="import,secret", help="parties mesurées : import, secret (les deux par défaut)")
+    p.add_argument("--parts", default="import,secret,veille", help="parties mesurées : import, secret, veille (toutes par défaut)")
     p.add_argument("--secret-scope", metavar="REGION", help="limiter la mesure du secret à une région (code, ex. 53)")
     p.add_argument("--secret-tables", type=int, default=10, help="nombre de petites tables comparées à l'optimum (10)")
     p.set_defaults(func=cmd_bench)

@@ -67,3 +67,13 @@ def test_bench_text_output_in_french(capsys):
     assert _fmt(Measure("secret_national_secondary_share", "x", 0.125, "part")) == "12,5\u00a0%"
     assert _fmt(Measure("secret_national_audit_ok", "x", 1.0, "audit")) == "réussi"
     assert _fmt(Measure("secret_national_seconds", "x", 12.34, "s")) == "12,3 s"
+
+
+def test_bench_reports_the_veille_simulation_and_detection_speed():
+    from analytics.bench import measure_veille
+
+    measures = {m.key: m for m in measure_veille(replicates=1, seed=7)}
+    assert {"veille_fpr", "veille_pod", "veille_sensitivity", "veille_detect_seconds"} <= set(measures)
+    assert 0.0 <= measures["veille_fpr"].value < 0.05  # an outbreak detector that alarms everywhere is caught
+    assert 0.0 < measures["veille_pod"].value <= 1.0
+    assert measures["veille_fpr"].goal == "≤ 1 %" and measures["veille_pod"].goal == "≥ 50 %"
