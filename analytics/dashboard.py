@@ -242,6 +242,12 @@ def change_text(change: float | None) -> str | None:
     return ("+" if change > 0 else "") + fr_pct(change)
 
 
+def share_texts(shares: pl.Series, statuts: pl.Series) -> pl.Series:
+    """Shares in French (« 12,5 % »), `s` where the share needs a secret."""
+    return pl.Series([SECRET_MARK if st == STATUT_SECRET or v is None else fr_pct(v)
+                      for v, st in zip(shares.to_list(), statuts.to_list())], dtype=pl.String)
+
+
 def display_table(frame: pl.DataFrame, columns: dict[str, str], value: str = "valeur", share: str | None = None) -> pl.DataFrame:
     """A table as shown and as downloaded: the listed columns renamed, the value as text (`s` when secret)."""
     out = frame.with_columns(
@@ -267,3 +273,36 @@ def map_cells(scope: Scope, level: str, period: str, dimension: str, modalite: s
     frame = views.published_cells(scope, geo_niveau=level, periode_niveau="annee", periodes=[period],
                                   dimensions=dimension, modalites=[modalite])
     return frame.select("geo_code", "geo_libelle", "valeur", "statut").sort("geo_code")
+
+
+# --------------------------------------------------------------------------- problématiques by territory
+
+
+def problem_matrix(scope: Scope, level: str, year: str, group: str | None = None,
+                   service_type: str | None = None) -> pl.DataFrame:
+    """Territory × problématique for one year: libelle_territoire, libelle, valeur, part, statut.
+
+    `part` is the published count over the territory's published number of situations; when either
+    is secret the share is `s`. A group only chooses which problématiques are shown: no sum over a
+    group or a service type is made (it would not be a published cell)."""
+    from analytics.nomenclature import default_nomenclature
+
+    dim = default_nomenclature().dimension("problematique")
+    wanted = [m for m in dim.modalites if group is None or m.groupe == group]
+    labels = {m.code: m.libelle_court or m.libelle for m in wanted}
+    frame = views.published_cells(scope, geo_niveau=level, periode_niveau="annee", periodes=[year],
+                                  dimensions=["ensemble", "problematique"])
+    if level == "service" and service_type:
+        typed = views.service_directory().filter(pl.col("type_service") == service_type)["code"].to_list()
+        frame = frame.filter(pl.col("geo_code").is_in(typed))
+    totals = frame.filter(pl.col("dimension") == "ensemble").select("geo_code", pl.col("valeur").alias("_total"))
+    rows = frame.filter((pl.col("dimension") == "problematique") & pl.col("modalite").is_in(list(labels)))
+    rank = {code: i for i, code in enumerate(labels)}
+    return rows.join(totals, on="geo_code", how="left").with_columns(
+        pl.col("modalite").replace_strict(labels, return_dtype=pl.String).alias("libelle"),
+        pl.col("modalite").replace_strict(rank, return_dtype=pl.Int64).alias("_rang"),
+        (pl.col("valeur") / pl.col("_total")).alias("part"),
+        pl.when(pl.col("valeur").is_null() | pl.col("_total").is_null()).then(pl.lit(STATUT_SECRET))
+        .otherwise(pl.lit("publie")).alias("statut_part"),
+    ).sort("geo_code", "_rang").select(
+        "geo_code", pl.col("geo_libelle").alias("libelle_territoire"), "modalite", "libelle", "valeur", "statut", "part", "statut_part")

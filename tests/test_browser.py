@@ -125,3 +125,13 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
         expect(page.get_by_text("IGN").first).to_be_visible()
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
         screenshot(page, "territoires-carte")
+
+        # Every dashboard page loads without an exception.
+        for path, heading in (("problematiques", "Problématiques"), ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances")):
+            page.goto(f"{url}/{path}")
+            wait_for_app(page)
+            expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
+            expect(page.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+            expect(page.locator("[data-testid='stException']")).to_have_count(0)
+            screenshot(page, path)
+

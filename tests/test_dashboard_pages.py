@@ -150,3 +150,23 @@ def test_territories_map_carries_published_values_and_s_only(published):
     assert not at.exception
     deps = published_cells(NATIONAL, geo_niveau="departement", periode_niveau="annee", periodes=["2025"], dimensions="ensemble")
     assert list(at.dataframe[0].value["Code"]) == deps["geo_code"].to_list()
+
+
+def test_problematiques_heatmap_shares_are_published_ratios_and_secrets_read_s(published):
+    at = run_page("pages/problematiques.py")
+    at.radio(key="p_niveau").set_value("service").run()
+    assert not at.exception and at.get("vega_lite_chart")
+    cells = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", periodes=["2025"],
+                            dimensions=["ensemble", "problematique"])
+    table = at.dataframe[0].value
+    secret = cells.filter((pl.col("statut") == "s") & (pl.col("dimension") == "problematique")).row(0, named=True)
+    row = table[(table["Service"] == secret["geo_libelle"])]
+    assert "s" in set(row["Situations"])
+    total = dict(cells.filter(pl.col("dimension") == "ensemble").select("geo_code", "valeur").iter_rows())
+    assert any("part" in data.columns for data in chart_tables(at))
+    for data in chart_tables(at):
+        if "part" in data.columns:
+            published_shares = {v / total[c] for c, v in cells.filter(pl.col("dimension") == "problematique")
+                                .select("geo_code", "valeur").iter_rows() if v is not None and total.get(c)}
+            assert all(any(abs(p - q) < 1e-12 for q in published_shares) for p in data["part"].drop_nulls().to_list())
+            assert set(data.filter(pl.col("statut") == "s")["part"].to_list()) <= {None}
