@@ -306,3 +306,13 @@ def problem_matrix(scope: Scope, level: str, year: str, group: str | None = None
         .otherwise(pl.lit("publie")).alias("statut_part"),
     ).sort("geo_code", "_rang").select(
         "geo_code", pl.col("geo_libelle").alias("libelle_territoire"), "modalite", "libelle", "valeur", "statut", "part", "statut_part")
+
+
+def indicator_choices() -> dict[tuple[str, str], str]:
+    """(dimension, modalite) -> label of every indicator a page may chart, « Situations suivies » first."""
+    from analytics.nomenclature import default_nomenclature
+
+    labels = {("ensemble", "ensemble"): "Situations suivies"}
+    labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}"
+                   for d in default_nomenclature().dimensions.values() if d.code != "ensemble" for m in d.modalites})
+    return labels

@@ -7,7 +7,6 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
-from analytics.nomenclature import default_nomenclature  # noqa: E402
 from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
 
 st.title("Tendances")
@@ -17,12 +16,8 @@ filters = filter_bar(scope)
 publication_caption(publication)
 granularity_advice(filters, scope)
 
-nomenclature = default_nomenclature()
-choices = [("ensemble", "ensemble")] + [(d.code, m.code) for d in nomenclature.dimensions.values() if d.code != "ensemble"
-                                        for m in d.modalites]
-labels = {("ensemble", "ensemble"): "Situations suivies"}
-labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}" for d in nomenclature.dimensions.values()
-               if d.code != "ensemble" for m in d.modalites})
+labels = dashboard.indicator_choices()
+choices = list(labels)
 left, right = st.columns([3, 1])
 chosen = left.selectbox("Indicateur", choices, format_func=labels.get, key="t_indicateur")
 large = right.toggle("Grands caractères (projection)", key="t_large")

@@ -8,7 +8,6 @@ import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
 from analytics.dashboard import Filters, Territory  # noqa: E402
-from analytics.nomenclature import default_nomenclature  # noqa: E402
 from analytics.page_parts import data_view, publication_caption, require_publication, user_scope  # noqa: E402
 from analytics.referentials import MAP_ATTRIBUTION  # noqa: E402
 
@@ -19,12 +18,8 @@ publication = require_publication()
 scope = user_scope(user)
 publication_caption(publication)
 
-nomenclature = default_nomenclature()
-choices = [("ensemble", "ensemble")] + [(d.code, m.code) for d in nomenclature.dimensions.values() if d.code != "ensemble"
-                                        for m in d.modalites]
-labels = {("ensemble", "ensemble"): "Situations suivies"}
-labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}" for d in nomenclature.dimensions.values()
-               if d.code != "ensemble" for m in d.modalites})
+labels = dashboard.indicator_choices()
+choices = list(labels)
 
 asked = Filters.from_query(dict(st.query_params))
 levels = [lvl for lvl in LEVELS if dashboard.map_periods(lvl)]
