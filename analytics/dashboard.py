@@ -316,3 +316,23 @@ def indicator_choices() -> dict[tuple[str, str], str]:
     labels.update({(d.code, m.code): f"{d.libelle} : {m.libelle_court or m.libelle}"
                    for d in default_nomenclature().dimensions.values() if d.code != "ensemble" for m in d.modalites})
     return labels
+
+
+PARTITION_TITLES = {
+    "axe": "Axes d'intervention (instruction du 27 mars 2014)",
+    "prevention": "Niveaux de prévention",
+    "mode": "Modes d'intervention (individuel ou collectif)",
+    "origine": "Origine de la demande",
+    "public": "Publics",
+    "categorie": "Catégories A, B, C",
+}
+
+
+def partitions(filters: Filters, scope: Scope) -> list[tuple[str, str, pl.DataFrame]]:
+    """(dimension, title, table) for each partition dimension published for the territory and period,
+    each table as in `headline` (shares of the published number of situations)."""
+    now = cells(filters, scope)
+    total = now.filter(pl.col("dimension") == "ensemble")["valeur"]
+    situations = total[0] if total.len() else None
+    present = set(now["dimension"].to_list())
+    return [(dim, title, _modality_table(now, dim, situations)) for dim, title in PARTITION_TITLES.items() if dim in present]

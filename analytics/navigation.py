@@ -26,6 +26,7 @@ PAGES = (
     PageSpec("pages/accueil.py", "Accueil", ":material/home:", "Observatoire"),
     PageSpec("pages/vue_ensemble.py", "Vue d'ensemble", ":material/dashboard:", "Observatoire", shares_filters=True),
     PageSpec("pages/problematiques.py", "Problématiques", ":material/grid_on:", "Observatoire", shares_filters=True),
+    PageSpec("pages/axes_modes.py", "Axes et modes d'intervention", ":material/category:", "Observatoire", shares_filters=True),
     PageSpec("pages/territoires.py", "Territoires", ":material/map:", "Observatoire", shares_filters=True),
     PageSpec("pages/tendances.py", "Tendances", ":material/show_chart:", "Observatoire", shares_filters=True),
     PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "Administration", ("admin",)),

@@ -127,7 +127,8 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
         screenshot(page, "territoires-carte")
 
         # Every dashboard page loads without an exception.
-        for path, heading in (("problematiques", "Problématiques"), ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances")):
+        for path, heading in (("problematiques", "Problématiques"), ("axes_modes", "Axes et modes d'intervention"),
+                              ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances")):
             page.goto(f"{url}/{path}")
             wait_for_app(page)
             expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)

@@ -170,3 +170,19 @@ def test_problematiques_heatmap_shares_are_published_ratios_and_secrets_read_s(p
                                 .select("geo_code", "valeur").iter_rows() if v is not None and total.get(c)}
             assert all(any(abs(p - q) < 1e-12 for q in published_shares) for p in data["part"].drop_nulls().to_list())
             assert set(data.filter(pl.col("statut") == "s")["part"].to_list()) <= {None}
+
+
+def test_axes_and_modes_show_each_published_partition_with_s_for_secrets(published):
+    secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="axe").filter(
+        pl.col("statut") == "s").row(0, named=True)
+    at = run_page("pages/axes_modes.py", territoire=f"service:{secret['geo_code']}", granularite="annee", periode=secret["periode"])
+    assert at.get("vega_lite_chart")
+    axes = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", periodes=[secret["periode"]],
+                           dimensions="axe").filter(pl.col("geo_code") == secret["geo_code"])
+    table = at.dataframe[0].value
+    assert sorted(table["Situations"]) == sorted(value_text(v, s) for v, s in axes.select("valeur", "statut").iter_rows())
+    assert "s" in set(table["Situations"])
+    allowed = published_numbers()
+    for data in chart_tables(at):
+        for column in [c for c, t in data.schema.items() if t.is_integer()]:
+            assert set(data[column].drop_nulls().to_list()) <= allowed

@@ -1,0 +1,34 @@
+"""Axes et modes d'intervention: the partition dimensions (axes, prevention levels, modes, origins, publics, categories)."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import streamlit as st  # noqa: E402
+
+from analytics import charts, dashboard  # noqa: E402
+from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+
+st.title("Axes et modes d'intervention")
+publication = require_publication()
+scope = user_scope(user)
+filters = filter_bar(scope)
+publication_caption(publication)
+granularity_advice(filters, scope)
+where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
+st.subheader(f"{where} · {dashboard.period_label(filters.period)}")
+st.caption("Chaque situation a une seule modalité par dimension : les parts somment à 100 % des situations suivies.")
+
+figures = dashboard.headline(filters, scope)
+found = dashboard.partitions(filters, scope)
+if not found:
+    st.info("Aucune répartition publiée pour ce territoire et cette période.")
+    st.stop()
+for i in range(0, len(found), 2):
+    columns = st.columns(2)
+    for column, (dim, title, table) in zip(columns, found[i:i + 2]):
+        with column:
+            st.altair_chart(charts.bar_chart(table, "libelle", title, share=figures.situations is not None, total=figures.situations),
+                            alt=f"Diagramme en barres : {title}, part des situations")
+            data_view(dashboard.display_table(table, {"libelle": "Modalité", "valeur": "Situations"}, share="part"),
+                      f"{dim}-{filters.territory.key().replace(':', '-')}-{filters.period}", title)
