@@ -248,11 +248,9 @@ def cmd_publications(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from analytics.bench import run_bench
+    from analytics.bench import PARTS, run_bench
 
     parts = tuple(p.strip() for p in args.parts.split(",") if p.strip())
-    from analytics.bench import PARTS
-
     if not parts or any(p not in PARTS for p in parts):
         _err(f"--parts attend une liste parmi {', '.join(PARTS)}, pas « {args.parts} »")
         return EXIT_USAGE

@@ -12,7 +12,6 @@ can be shared as a link and kept from page to page. A territory is written `FR`,
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import polars as pl
 
@@ -84,8 +83,10 @@ class Filters:
 
 def territory_options(scope: Scope) -> list[tuple[str, str]]:
     """(key, label) of the territories a user of `scope` may look at, in display order."""
+    from analytics.referentials import departement_names, region_names
+
     directory = views.service_directory()
-    regions, departements = _names()
+    regions, departements = region_names(), departement_names()
     if scope.kind == "services":
         directory = directory.filter(pl.col("code").is_in(list(scope.codes)))
     elif scope.kind == "region":
@@ -104,13 +105,6 @@ def territory_options(scope: Scope) -> list[tuple[str, str]]:
     return options
 
 
-@lru_cache(maxsize=1)
-def _names() -> tuple[dict[str, str], dict[str, str]]:
-    from analytics.referentials import departement_names, region_names
-
-    return region_names(), departement_names()
-
-
 def granularities(territory: Territory) -> list[str]:
     """Period levels published for the territory's geography level, finest last."""
     published = {p for g, p, _ in views.available_combinations() if g == territory.level}
@@ -121,9 +115,11 @@ def periods(granularity: str) -> list[str]:
     return views.available_periods(granularity)
 
 
-def resolve(filters: Filters, scope: Scope) -> Filters:
-    """The filters made answerable: a territory inside the scope, a published level, a published period."""
-    keys = [key for key, _ in territory_options(scope)]
+def resolve(filters: Filters, scope: Scope, keys: list[str] | None = None) -> Filters:
+    """The filters made answerable: a territory inside the scope, a published level, a published period.
+
+    `keys`: the scope's territory keys when the caller already has them (territory_options)."""
+    keys = keys if keys is not None else [key for key, _ in territory_options(scope)]
     territory = filters.territory if filters.territory.key() in keys else (Territory.parse(keys[0]) if keys else NATIONAL)
     levels = granularities(territory)
     granularity = filters.granularity if filters.granularity in levels else (levels[0] if levels else "annee")
@@ -158,9 +154,9 @@ def period_label(period: str | None) -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def cells(filters: Filters, scope: Scope, *, dimensions=None, periodes=None, all_periods: bool = False) -> pl.DataFrame:
-    """Published cells of the chosen territory and level: the chosen period, `periodes`, or every period."""
-    chosen = None if all_periods else (periodes if periodes is not None else [filters.period] if filters.period else [])
+def cells(filters: Filters, scope: Scope, *, dimensions=None, periodes=None) -> pl.DataFrame:
+    """Published cells of the chosen territory and level, for the chosen period or for `periodes`."""
+    chosen = periodes if periodes is not None else [filters.period] if filters.period else []
     frame = views.published_cells(scope, geo_niveau=filters.territory.level, periode_niveau=filters.granularity,
                                   periodes=chosen, dimensions=dimensions)
     return frame.filter(pl.col("geo_code") == filters.territory.code)

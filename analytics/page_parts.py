@@ -3,6 +3,8 @@ with its downloads. Presentation only: figures come from analytics.dashboard (pu
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from analytics import dashboard
@@ -39,42 +41,42 @@ def _set_query(filters: Filters) -> None:
         st.rerun()
 
 
-def filter_bar(scope: Scope, *, granularity: bool = True, service_type: bool = False) -> Filters:
-    """Territory, level and period, read from and written to the URL query parameters (shared links, page to page)."""
-    asked = dashboard.resolve(Filters.from_query(dict(st.query_params)), scope)
-    options = dashboard.territory_options(scope)
-    if asked.service_type and service_type:
-        options = [o for o in options if not o[0].startswith("service:") or _service_type(o[0]) == asked.service_type]
-    labels = dict(options)
-    keys = [k for k, _ in options]
-    columns = st.columns([3, 2, 2, 2] if service_type else [3, 2, 2])
+def filter_bar(scope: Scope) -> tuple[Filters, str]:
+    """Territory, level and period, read from and written to the URL query parameters (shared links, page to page).
+
+    Returns the filters and the chosen territory's label."""
+    options = dict(dashboard.territory_options(scope))  # computed once per run: resolve and the label reuse it
+    keys = list(options)
+    asked = dashboard.resolve(Filters.from_query(dict(st.query_params)), scope, keys)
+    columns = st.columns([3, 2, 2])
     territory_key = columns[0].selectbox("Territoire", keys, index=keys.index(asked.territory.key()) if asked.territory.key() in keys else 0,
-                                         format_func=labels.get, key="f_territoire")
-    filters = dashboard.resolve(Filters(Territory.parse(territory_key), asked.granularity, asked.period, asked.service_type), scope)
+                                         format_func=options.get, key="f_territoire")
+    filters = dashboard.resolve(replace(asked, territory=Territory.parse(territory_key)), scope, keys)
     levels = dashboard.granularities(filters.territory)
-    if granularity and levels:
+    if levels:
         level = columns[1].selectbox("Granularité", levels, index=levels.index(filters.granularity),
                                      format_func=GRANULARITY_LABELS.get, key="f_granularite")
-        filters = dashboard.resolve(Filters(filters.territory, level, filters.period, filters.service_type), scope)
-    known = dashboard.periods(filters.granularity)
+        filters = dashboard.resolve(replace(filters, granularity=level), scope, keys)
+    known = dashboard.periods(filters.granularity)[::-1]
     if known:
-        period = columns[2].selectbox("Période", known[::-1], index=known[::-1].index(filters.period),
+        period = columns[2].selectbox("Période", known, index=known.index(filters.period),
                                       format_func=dashboard.period_label, key="f_periode")
-        filters = Filters(filters.territory, filters.granularity, period, filters.service_type)
-    if service_type:
-        types = [""] + dashboard.service_types()
-        chosen = columns[3].selectbox("Type de service", types, index=types.index(filters.service_type) if filters.service_type in types else 0,
-                                      format_func=lambda t: t.upper() if t else "Tous", key="f_type")
-        filters = Filters(filters.territory, filters.granularity, filters.period, chosen or None)
+        filters = replace(filters, period=period)
     _set_query(filters)
-    return filters
+    return filters, options.get(filters.territory.key(), filters.territory.code)
 
 
-def _service_type(key: str) -> str | None:
-    code = key.partition(":")[2]
-    directory = dashboard.views.service_directory()
-    found = directory.filter(directory["code"] == code)["type_service"]
-    return found[0] if len(found) else None
+def dashboard_header(title: str, user) -> tuple[Scope, Filters, str]:
+    """What every filtered dashboard page starts with: title, publication in force, filters, advice.
+
+    Returns the user's scope, the filters and the chosen territory's label."""
+    st.title(title)
+    publication = require_publication()
+    scope = user_scope(user)
+    filters, where = filter_bar(scope)
+    publication_caption(publication)
+    granularity_advice(filters, scope)
+    return scope, filters, where
 
 
 def granularity_advice(filters: Filters, scope: Scope) -> None:

@@ -7,15 +7,9 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
-from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+from analytics.page_parts import dashboard_header, data_view  # noqa: E402
 
-st.title("Axes et modes d'intervention")
-publication = require_publication()
-scope = user_scope(user)
-filters = filter_bar(scope)
-publication_caption(publication)
-granularity_advice(filters, scope)
-where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
+scope, filters, where = dashboard_header("Axes et modes d'intervention", user)
 st.subheader(f"{where} · {dashboard.period_label(filters.period)}")
 st.caption("Chaque situation a une seule modalité par dimension : les parts somment à 100 % des situations suivies.")
 

@@ -7,14 +7,9 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
-from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+from analytics.page_parts import dashboard_header, data_view  # noqa: E402
 
-st.title("Tendances")
-publication = require_publication()
-scope = user_scope(user)
-filters = filter_bar(scope)
-publication_caption(publication)
-granularity_advice(filters, scope)
+scope, filters, where = dashboard_header("Tendances", user)
 
 labels = dashboard.indicator_choices()
 choices = list(labels)
@@ -23,7 +18,6 @@ chosen = left.selectbox("Indicateur", choices, format_func=labels.get, key="t_in
 large = right.toggle("Grands caractères (projection)", key="t_large")
 compare = right.toggle("Comparer à l'année précédente", value=True, key="t_compare")
 
-where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
 frame = dashboard.series(filters, scope, chosen[0], [chosen[1]])
 title = f"{labels[chosen]} · {where}"
 if frame.height == 0:

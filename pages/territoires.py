@@ -41,15 +41,15 @@ event = st.altair_chart(charts.choropleth(cells, level, title=title), on_select=
 st.caption(MAP_ATTRIBUTION)
 st.caption("Gris : secret statistique (« s ») ; gris clair : aucune donnée publiée. Cliquer un territoire le choisit pour les autres pages.")
 
+territories = dict(dashboard.territory_options(scope))
 clicked = [point.get("code") for point in (event.selection.get("territoire") or [])] if event else []
 if clicked and clicked[0]:
     target = Filters(Territory(level, clicked[0]), "annee", year, asked.service_type)
-    keys = {key for key, _ in dashboard.territory_options(scope)}
-    if target.territory.key() in keys and dict(st.query_params) != target.to_query():
+    if target.territory.key() in territories and dict(st.query_params) != target.to_query():
         st.query_params.from_dict(target.to_query())
         st.rerun()
 if asked.territory.level != "national":
-    name = dict(dashboard.territory_options(scope)).get(asked.territory.key(), asked.territory.code)
+    name = territories.get(asked.territory.key(), asked.territory.code)
     st.success(f"Territoire choisi pour les autres pages : {name}.", icon=":material/pin_drop:")
 
 data_view(dashboard.display_table(cells, {"geo_code": "Code", "geo_libelle": LEVELS[level][:-1], "valeur": labels[chosen]}),

@@ -7,17 +7,11 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
-from analytics.page_parts import data_view, filter_bar, granularity_advice, publication_caption, require_publication, user_scope  # noqa: E402
+from analytics.page_parts import dashboard_header, data_view  # noqa: E402
 
-st.title("Vue d'ensemble")
-publication = require_publication()
-scope = user_scope(user)
-filters = filter_bar(scope)
-publication_caption(publication)
-granularity_advice(filters, scope)
+scope, filters, where = dashboard_header("Vue d'ensemble", user)
 
 figures = dashboard.headline(filters, scope)
-where = dict(dashboard.territory_options(scope)).get(filters.territory.key(), filters.territory.code)
 st.subheader(f"{where} · {dashboard.period_label(filters.period)}")
 
 left, middle, right = st.columns(3)

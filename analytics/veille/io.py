@@ -9,6 +9,9 @@ from pathlib import Path
 
 import polars as pl
 
+from analytics.ingest.issues import FileRefused
+from analytics.ingest.reading import decode_text, detect_separator
+
 REQUIRED = ("serie", "periode", "effectif")
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 INTEGER = re.compile(r"^\d+$")
@@ -20,13 +23,11 @@ class SeriesInputError(ValueError):
 
 def read_series_csv(path: Path | str) -> pl.DataFrame:
     path = Path(path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("cp1252")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    try:  # the import's own decoding and separator rules, so both commands read the same files
+        text, _ = decode_text(path.read_bytes(), path.name)
+    except FileRefused:
+        raise SeriesInputError(f"{path.name} : encodage illisible (ni UTF-8 ni Windows-1252)") from None
+    delimiter = detect_separator(text.split("\n", 1)[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [h.strip().lower() for h in next(reader)]
