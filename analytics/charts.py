@@ -20,7 +20,7 @@ from functools import lru_cache
 import altair as alt
 import polars as pl
 
-from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, fr_int, fr_pct
+from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, fr_int, fr_pct, fr_period
 from analytics.referentials import GEO_DIR, MAP_ATTRIBUTION, geojson
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -73,13 +73,8 @@ def _title(title: str, subtitle: list[str] | None = None) -> alt.TitleParams:
 
 
 def period_label(periode: str) -> str:
-    """'2025-03' -> 'mars 2025', '2025-T2' -> 'T2 2025', '2025' -> '2025'."""
-    if len(periode) == 7 and periode[4] == "-" and periode[5:].isdigit():
-        return f"{MONTHS[int(periode[5:]) - 1]} {periode[:4]}"
-    if "-T" in periode:
-        year, quarter = periode.split("-")
-        return f"{quarter} {year}"
-    return periode
+    """'2025-03' -> 'mars 2025', '2025-T2' -> 'T2 2025', '2025' -> '2025' (short, for axes and tooltips)."""
+    return fr_period(periode, short=True)
 
 
 # Vega expression doing period_label on the axis (the data keep the sortable code).

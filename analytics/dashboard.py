@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from analytics import views
-from analytics.formatting import SECRET_MARK, fr_int, fr_month, fr_pct
+from analytics.formatting import SECRET_MARK, fr_int, fr_pct, fr_period
 from analytics.views import NATIONAL_CODE, STATUT_SECRET, Scope
 
 GRANULARITIES = ("annee", "trimestre", "mois")
@@ -142,13 +142,7 @@ def previous_year(period: str) -> str:
 
 
 def period_label(period: str | None) -> str:
-    if not period:
-        return "aucune période"
-    if len(period) == 7 and period[4] == "-" and period[5] != "T":
-        return fr_month(period)
-    if "-T" in period:
-        return f"{period[-1]}{'er' if period[-1] == '1' else 'e'} trimestre {period[:4]}"
-    return period
+    return fr_period(period)
 
 
 # --------------------------------------------------------------------------- figures

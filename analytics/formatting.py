@@ -30,6 +30,18 @@ def fr_month(periode: str) -> str:
     return f"{MONTHS[int(month) - 1]} {year}"
 
 
+def fr_period(code: str | None, short: bool = False) -> str:
+    """A period code in French: '2025-03' -> 'mars 2025'; '2025-T2' -> '2e trimestre 2025' ('T2 2025' if short); '2025'."""
+    if not code:
+        return "aucune période"
+    if "-T" in code:
+        quarter = code[-1]
+        return f"T{quarter} {code[:4]}" if short else f"{quarter}{'er' if quarter == '1' else 'e'} trimestre {code[:4]}"
+    if len(code) == 7 and code[4] == "-":
+        return fr_month(code)
+    return code
+
+
 def fr_period_range(periods: list[str]) -> str:
     if not periods:
         return "aucune période"
