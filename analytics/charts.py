@@ -20,7 +20,7 @@ from functools import lru_cache
 import altair as alt
 import polars as pl
 
-from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, fr_int, fr_pct, fr_period
+from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, display_rank, fr_int, fr_pct, fr_period
 from analytics.referentials import GEO_DIR, MAP_ATTRIBUTION, geojson
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -215,7 +215,8 @@ def bar_chart(
 
     `frame`: one row per category with `category`, `valeur`, `statut`. `share=True` draws shares of
     `total` (default: the sum of the published values shown) formatted « 12,5 % ». Secret rows sort
-    last and have no bar but a label `s`; the subtitle reads « s : secret statistique ».
+    after the non-zero values and before the zeros (formatting.display_rank) and have no bar but a
+    label `s`; the subtitle reads « s : secret statistique ».
     Data sent: category, valeur (or part), statut, texte."""
     value_col = "part" if share else "valeur"
     data = _blank_secrets(frame.select(category, "valeur", "statut"), "valeur")
@@ -224,7 +225,8 @@ def bar_chart(
         data = data.with_columns(
             (pl.col("valeur") / denominator if denominator else pl.lit(None, dtype=pl.Float64)).alias("part")
         ).drop("valeur")
-    data = _with_text(data, value_col, share=share).sort(value_col, descending=True, nulls_last=True)
+    data = _with_text(data, value_col, share=share).sort(display_rank(value_col), pl.col(value_col),
+                                                         descending=[False, True], nulls_last=True)
     order = data[category].to_list()
     has_secret = bool((data["statut"] != "publie").any())
     value_title = value_title or ("Part" if share else "Effectif")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from analytics import views
-from analytics.formatting import SECRET_MARK, fr_int, fr_pct, fr_period
+from analytics.formatting import SECRET_MARK, display_rank, fr_int, fr_pct, fr_period
 from analytics.views import NATIONAL_CODE, STATUT_SECRET, Scope
 
 GRANULARITIES = ("annee", "trimestre", "mois")
@@ -189,10 +189,7 @@ def _modality_table(frame: pl.DataFrame, dimension: str, total: int | None) -> p
         pl.col("modalite").replace_strict(labels, default=pl.col("modalite"), return_dtype=pl.String).alias("libelle"),
         "valeur", "statut",
         (pl.col("valeur") / total if total else pl.lit(None, dtype=pl.Float64)).alias("part"),
-    ).with_columns(
-        # A secret is at least 1 (zeros are published): it ranks after the non-zero values and before the zeros.
-        pl.when(pl.col("valeur") > 0).then(0).when(pl.col("valeur").is_null()).then(1).otherwise(2).alias("_rang"),
-    ).sort("_rang", pl.col("valeur"), descending=[False, True], nulls_last=True).drop("_rang")
+    ).sort(display_rank("valeur"), pl.col("valeur"), descending=[False, True], nulls_last=True)
 
 
 def headline(filters: Filters, scope: Scope) -> Headline:

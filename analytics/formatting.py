@@ -62,3 +62,13 @@ def fr_cell(value: int | None, statut: str) -> str:
     if statut != "publie" or value is None:
         return SECRET_MARK
     return fr_int(value)
+
+
+def display_rank(column: str = "valeur"):
+    """Polars expression ordering cells for display: non-zero values, then secrets, then zeros.
+
+    A secret is at least 1 (zeros are published), so it ranks after the non-zero values and before the zeros."""
+    import polars as pl
+
+    value = pl.col(column)
+    return pl.when(value > 0).then(0).when(value.is_null()).then(1).otherwise(2)
