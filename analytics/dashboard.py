@@ -173,6 +173,7 @@ class Headline:
     situations: int | None  # None when secret or not published
     situations_secret: bool
     previous: int | None
+    previous_secret: bool  # the same period a year earlier is published as `s`
     change: float | None  # relative change from the same period a year earlier (published values only)
     problematiques: pl.DataFrame  # libelle, valeur, statut, part (share of situations)
     axes: pl.DataFrame
@@ -195,15 +196,16 @@ def _modality_table(frame: pl.DataFrame, dimension: str, total: int | None) -> p
 def headline(filters: Filters, scope: Scope) -> Headline:
     if filters.period is None:
         empty = pl.DataFrame(schema={"modalite": pl.String, "libelle": pl.String, "valeur": pl.Int64, "statut": pl.String, "part": pl.Float64})
-        return Headline(None, False, None, None, empty, empty)
+        return Headline(None, False, None, False, None, empty, empty)
     now = cells(filters, scope)
     before = cells(filters, scope, periodes=[previous_year(filters.period)], dimensions="ensemble")
     total_row = now.filter(pl.col("dimension") == "ensemble")
     situations = total_row["valeur"][0] if total_row.height else None
     secret = bool(total_row.height and total_row["statut"][0] == STATUT_SECRET)
     previous = before["valeur"][0] if before.height else None
+    previous_secret = bool(before.height and before["statut"][0] == STATUT_SECRET)
     change = (situations - previous) / previous if situations is not None and previous else None
-    return Headline(situations, secret, previous, change, _modality_table(now, "problematique", situations),
+    return Headline(situations, secret, previous, previous_secret, change, _modality_table(now, "problematique", situations),
                     _modality_table(now, "axe", situations))
 
 

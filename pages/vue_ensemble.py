@@ -18,8 +18,9 @@ left, middle, right = st.columns(3)
 left.metric("Situations suivies", dashboard.value_text(figures.situations, "s" if figures.situations_secret else "publie"),
             delta=dashboard.change_text(figures.change), delta_color="off",
             help="Évolution par rapport à la même période un an plus tôt, calculée sur deux chiffres publiés.")
-middle.metric("Même période un an plus tôt",
-              dashboard.value_text(figures.previous, "publie") if figures.previous is not None else "–")
+# A secret a year earlier reads `s`; a period with nothing published a year earlier reads "–".
+middle.metric("Même période un an plus tôt", "–" if figures.previous is None and not figures.previous_secret
+              else dashboard.value_text(figures.previous, "s" if figures.previous_secret else "publie"))
 top = figures.problematiques.filter(figures.problematiques["valeur"].is_not_null())
 right.metric("Problématique la plus fréquente", top["libelle"][0] if top.height else "–")
 

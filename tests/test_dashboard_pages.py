@@ -186,3 +186,14 @@ def test_axes_and_modes_show_each_published_partition_with_s_for_secrets(publish
     for data in chart_tables(at):
         for column in [c for c, t in data.schema.items() if t.is_integer()]:
             assert set(data[column].drop_nulls().to_list()) <= allowed
+
+
+def test_overview_shows_s_when_the_same_period_a_year_earlier_is_secret(published):
+    ensembles = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="ensemble")
+    secret = ensembles.filter((pl.col("statut") == "s") & (pl.col("periode") == "2024"))
+    assert secret.height, "the small dataset has a secret service-year in 2024"
+    code = secret["geo_code"][0]
+    at = run_page("pages/vue_ensemble.py", territoire=f"service:{code}", granularite="annee", periode="2025")
+    metric = {m.label: m for m in at.metric}
+    assert metric["Même période un an plus tôt"].value == "s"
+    assert not metric["Situations suivies"].delta  # no change is computed from a secret
