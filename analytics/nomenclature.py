@@ -35,6 +35,8 @@ class Modality:
     groupe: str | None = None
     par_effectif: bool = False
     deprecated: bool = False
+    famille: str | None = None  # RPS indicators: obligatoire_fp_2014, fonctionnement, sante_securite, service_social
+    hausse_signifie: str | None = None  # RPS indicators: how a rise reads (shown beside the indicator)
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ def parse_nomenclature(raw: object, path: Path) -> Nomenclature:
                     groupe=groupe,
                     par_effectif=bool(m.get("par_effectif", False)),
                     deprecated=bool(m.get("deprecated", False)),
+                    famille=m.get("famille"),
+                    hausse_signifie=m.get("hausse_signifie"),
                 )
             )
         if not modalities:

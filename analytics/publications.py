@@ -38,6 +38,7 @@ from analytics import store
 from analytics.disclosure.protect import PUBLISHED as CELL_PUBLISHED, ProtectedCube, protect_cells
 from analytics.disclosure.published_set import ALL, PublishedSet, default_published_set
 from analytics.formatting import fr_float, plural
+from analytics.headcounts import read_headcounts, territory_headcounts
 from analytics.nomenclature import Nomenclature, default_nomenclature
 from analytics.views import PUBLISHED, REFUSED, PublicationInfo, latest_publication, publication_history
 
@@ -170,6 +171,7 @@ class PublicationRun:
     period_max: str | None
     years: list[YearPlan]
     year_seconds: dict[int, float] = field(default_factory=dict)
+    headcounts: pl.DataFrame | None = None  # agents per territory and year (analytics.headcounts), frozen with the cells
     started: float = field(default_factory=time.perf_counter)
 
 
@@ -258,6 +260,7 @@ def plan_publication(
     progress(0.02, "Lecture des agrégats actifs")
     with engine.connect() as conn:
         fine = read_active_aggregates(conn)
+        agents = read_headcounts(conn)
     if fine.is_empty():
         return None
     if fine["departement"].null_count():
@@ -271,6 +274,7 @@ def plan_publication(
         author=author, k=k, published_set=published_yaml, nomenclature_code=nomenclature.code,
         nomenclature_hash=nomenclature_hash, source_batches=sorted(fine["batch_id"].unique().to_list()),
         period_min=fine["periode"].min(), period_max=fine["periode"].max(), years=[],
+        headcounts=territory_headcounts(fine.select("service", "departement", "annee"), agents),
     )
     span = 0.85 / len(years)
     for i, annee in enumerate(years):
@@ -408,6 +412,9 @@ def record_publication(engine: Engine, run: PublicationRun) -> PublicationOutcom
                     store.bulk_insert(conn, store.publication_cell, _year_cells(plan, number))
                 else:
                     _copy_year_cells(conn, plan.reused_from, number, plan.annee)
+            if run.headcounts is not None and run.headcounts.height:
+                store.bulk_insert(conn, store.publication_headcount,
+                                  run.headcounts.select(pl.lit(number, pl.Int64).alias("publication_id"), pl.all()))
         seconds = time.perf_counter() - run.started
         conn.execute(sa.update(p).where(p.c.id == number).values(seconds=seconds))
     outcome = PublicationOutcome(status, number, "", outcomes, seconds)

@@ -152,6 +152,18 @@ publication_cell = sa.Table(
     sa.Column("secret", sa.Boolean, nullable=False),
 )
 
+# Agents per territory and year, computed from the headcount referential when the publication is made
+# (only where every service of the territory that year has a headcount): the denominators of rates.
+publication_headcount = sa.Table(
+    "publication_headcount",
+    metadata,
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), primary_key=True),
+    sa.Column("geo_niveau", sa.String(12), primary_key=True),
+    sa.Column("geo_code", sa.String(64), primary_key=True),
+    sa.Column("annee", sa.Integer, primary_key=True),
+    sa.Column("effectif_agents", sa.Integer, nullable=False),
+)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 

@@ -507,3 +507,35 @@ def service_directory(publication: int | None = None, engine: Engine | None = No
         ).sort("region", "departement", "code")
 
     return _cached((key, "services"), compute).clone()
+
+
+HEADCOUNT_SCHEMA = {"geo_niveau": pl.String, "geo_code": pl.String, "annee": pl.Int64, "effectif_agents": pl.Int64}
+
+
+def _read_headcounts(engine: Engine, number: int) -> pl.DataFrame:
+    h = store.publication_headcount
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(h.c.geo_niveau, h.c.geo_code, h.c.annee, h.c.effectif_agents)
+                            .where(h.c.publication_id == number)).all()
+    return pl.DataFrame(rows, schema=HEADCOUNT_SCHEMA, orient="row")
+
+
+def headcounts(scope: Scope = NATIONAL, *, geo_niveau: str | Iterable[str] | None = None,
+               publication: int | None = None, engine: Engine | None = None) -> pl.DataFrame:
+    """Agents per territory and year frozen with the publication (geo_niveau, geo_code, annee, effectif_agents).
+
+    Only territories the scope can see (those with published cells in it); a territory whose services do
+    not all have a headcount is absent, so no rate is computed on a partial denominator."""
+    engine = engine or store.get_engine()
+    key = _key(engine, publication)
+    if key is None:
+        return pl.DataFrame(schema=HEADCOUNT_SCHEMA)
+    levels = _as_tuple(geo_niveau)
+
+    def compute() -> pl.DataFrame:
+        visible = _query(_publication_frame(engine, key), engine, scope, levels, None, None, None, None, None, None)
+        territories = visible.select("geo_niveau", "geo_code").unique()
+        agents = _cached((key, "effectifs"), lambda: _read_headcounts(engine, key.number))
+        return agents.join(territories, on=["geo_niveau", "geo_code"], how="semi").sort("geo_niveau", "geo_code", "annee")
+
+    return _cached((key, "effectifs", scope, levels), compute).clone()

@@ -93,3 +93,31 @@ def cell_set(cells: pl.DataFrame) -> set[tuple]:
 
 def preset_sha256() -> str:
     return hashlib.sha256(default_nomenclature().path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------- RPS indicators and headcounts
+
+RPS_INDICATORS = ("visites_demande_medecin", "situations_souffrance_travail")  # the first is read per 100 agents
+AGENTS = {"DDTM-29": 400, "DM-29": 60, "DDTM-35": 350, "DREAL-BRE": 250, "DDT-2A": 120}
+HEADCOUNT_COLUMNS = ["annee", "departement", "service", "libelle_service", "type_service", "effectif_agents"]
+
+
+def rps_frame(years: tuple[int, ...] = YEARS) -> pl.DataFrame:
+    """RPS rows for the same services and months: large in the big services, small (secret) in DM-29 and DREAL-BRE."""
+    rows = []
+    for year in years:
+        for mi, periode in enumerate(months(year)):
+            for si, (code, dep, label, kind, base) in enumerate(SERVICES):
+                visits = 1 if base < 5 else base // 2 + mi + (year - YEARS[0])
+                suffering = 1 if base < 5 else base // 3 + (mi % 2)
+                rows += [(periode, dep, code, label, kind, "rps", RPS_INDICATORS[0], visits),
+                         (periode, dep, code, label, kind, "rps", RPS_INDICATORS[1], suffering)]
+    return pl.DataFrame(rows, schema={c: (pl.Int64 if c == "effectif" else pl.String) for c in COLUMNS}, orient="row")
+
+
+def headcounts(years: tuple[int, ...] = YEARS, *, missing: tuple[tuple[str, int], ...] = (), bump: int = 0) -> pl.DataFrame:
+    """The headcount referential (agents per service and year); `missing` leaves out (service, year) pairs."""
+    rows = [(year, dep, code, label, kind, AGENTS[code] + 10 * (year - YEARS[0]) + bump)
+            for year in years for code, dep, label, kind, _ in SERVICES if (code, year) not in missing]
+    return pl.DataFrame(rows, schema={c: (pl.Int64 if c in ("annee", "effectif_agents") else pl.String) for c in HEADCOUNT_COLUMNS},
+                        orient="row")

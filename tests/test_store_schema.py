@@ -45,7 +45,7 @@ def _run_alembic(engine: sa.Engine, fn, revision: str) -> None:
 def test_metadata_declares_the_expected_tables():
     assert EXPECTED_TABLES == {
         "import_batch", "service", "aggregate", "aggregate_replaced", "headcount", "headcount_replaced",
-        "publication", "publication_year", "publication_cell",
+        "publication", "publication_year", "publication_cell", "publication_headcount",
     }
 
 
