@@ -20,7 +20,7 @@ from functools import lru_cache
 import altair as alt
 import polars as pl
 
-from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, display_rank, fr_int, fr_pct, fr_period
+from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, display_rank, fr_float, fr_int, fr_pct, fr_period
 from analytics.referentials import GEO_DIR, MAP_ATTRIBUTION, geojson
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -100,12 +100,18 @@ def _cell_text(valeur: int | None, statut: str | None) -> str:
     return fr_int(valeur)
 
 
-def _with_text(frame: pl.DataFrame, value_col: str = "valeur", share: bool = False) -> pl.DataFrame:
-    """Adds `texte`: the French value (or share) of each cell, `s` when secret."""
+NOT_COMPUTABLE = "–"  # a published cell whose derived figure (a rate without headcount) cannot be computed
+
+
+def _with_text(frame: pl.DataFrame, value_col: str = "valeur", share: bool = False, rate: bool = False) -> pl.DataFrame:
+    """Adds `texte`: the French value (share, or rate with one decimal) of each cell, `s` when secret, `–` when a
+    published cell has no derived value."""
     def fmt(row: dict) -> str:
-        if row["statut"] != "publie" or row[value_col] is None:
+        if row["statut"] != "publie":
             return SECRET_MARK
-        return fr_pct(row[value_col]) if share else fr_int(row[value_col])
+        if row[value_col] is None:
+            return NOT_COMPUTABLE
+        return fr_pct(row[value_col]) if share else fr_float(row[value_col]) if rate else fr_int(row[value_col])
 
     texts = [fmt(row) for row in frame.select(value_col, "statut").iter_rows(named=True)]
     return frame.with_columns(pl.Series("texte", texts, dtype=pl.String))
@@ -260,6 +266,7 @@ def heatmap(
     y_title: str = "",
     value_title: str | None = None,
     large: bool = False,
+    rate: bool = False,
 ) -> alt.LayerChart:
     """Rect heatmap of `value_col` by `x` × `y` (e.g. territoire × problématique), each cell labelled.
 
@@ -268,7 +275,7 @@ def heatmap(
     scale; secret cells are grey and read `s`; the colour legend has an entry « s : secret
     statistique ». Data sent: x, y, value_col, statut, texte."""
     value_title = value_title or ("Part" if share else "Effectif")
-    data = _with_text(_blank_secrets(frame.select(x, y, value_col, "statut"), value_col), value_col, share=share)
+    data = _with_text(_blank_secrets(frame.select(x, y, value_col, "statut"), value_col), value_col, share=share, rate=rate)
     top = data[value_col].max()
     threshold = 0.6 * float(top) if top is not None else 0.0
     base = alt.Chart(data).encode(
@@ -277,9 +284,9 @@ def heatmap(
         tooltip=[alt.Tooltip(f"{y}:N", title=y_title or "Ligne"), alt.Tooltip(f"{x}:N", title=x_title or "Colonne"),
                  alt.Tooltip("texte:N", title=value_title)],
     )
-    cells = base.transform_filter("datum.statut == 'publie'").mark_rect(stroke="white").encode(
+    cells = base.transform_filter(f"datum.statut == 'publie' && datum.{value_col} != null").mark_rect(stroke="white").encode(
         color=alt.Color(f"{value_col}:Q", title=value_title, scale=alt.Scale(scheme=SEQUENTIAL_SCHEME),
-                        legend=alt.Legend(format=".0%" if share else ",d")))
+                        legend=alt.Legend(format=".0%" if share else ",.1f" if rate else ",d")))
     secrets = base.transform_filter("datum.statut != 'publie'").transform_calculate(
         legende=f"'{SECRET_LEGEND}'").mark_rect(stroke=SECRET_STROKE, strokeDash=[3, 2]).encode(
         fill=alt.Fill("legende:N", title=None, scale=alt.Scale(domain=[SECRET_LEGEND], range=[SECRET_FILL])))
@@ -350,6 +357,7 @@ def choropleth(
     large: bool = False,
     width: int = 520,
     height: int = 520,
+    rate: bool = False,
 ) -> alt.LayerChart:
     """Map of France (`level` 'region' or 'departement', DROM brought close, inset frames) coloured by `value_col`.
 
@@ -368,7 +376,7 @@ def choropleth(
     value_title = value_title or ("Part" if share else "Effectif")
     data = frame.select(pl.col("geo_code").alias("code"), pl.col("geo_libelle").alias("libelle"),
                         pl.col(value_col), pl.col("statut"))
-    data = _with_text(_blank_secrets(data, value_col), value_col, share=share)
+    data = _with_text(_blank_secrets(data, value_col), value_col, share=share, rate=rate)
     fields = ["libelle", value_col, "statut", "texte"]
     shapes = alt.Data(values=map_features(level))
     territoire = alt.selection_point(fields=["code"], name="territoire")
@@ -388,9 +396,9 @@ def choropleth(
                       scale=alt.Scale(domain=[SECRET_LEGEND, NO_DATA_LEGEND], range=[SECRET_FILL, NO_DATA_FILL])))
     areas = joined().mark_geoshape().encode(
         fill=alt.Fill(f"{value_col}:Q", title=value_title, scale=alt.Scale(scheme=SEQUENTIAL_SCHEME),
-                      legend=alt.Legend(format=".0%" if share else ",d", orient="top-left"),
+                      legend=alt.Legend(format=".0%" if share else ",.1f" if rate else ",d", orient="top-left"),
                       condition=[{"test": "datum.statut == 's'", "value": SECRET_FILL},
-                                 {"test": "datum.statut == null", "value": NO_DATA_FILL}]),
+                                 {"test": f"datum.statut == null || datum.{value_col} == null", "value": NO_DATA_FILL}]),
         stroke=alt.condition("datum.statut == 's'", alt.value(SECRET_STROKE), alt.value("white")),
         strokeDash=alt.condition("datum.statut == 's'", alt.value([3, 2]), alt.value([1, 0])),
         strokeWidth=alt.condition(territoire, alt.value(1.0), alt.value(0.6)),

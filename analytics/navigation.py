@@ -29,6 +29,7 @@ PAGES = (
     PageSpec("pages/axes_modes.py", "Axes et modes d'intervention", ":material/category:", "Observatoire", shares_filters=True),
     PageSpec("pages/territoires.py", "Territoires", ":material/map:", "Observatoire", shares_filters=True),
     PageSpec("pages/tendances.py", "Tendances", ":material/show_chart:", "Observatoire", shares_filters=True),
+    PageSpec("pages/indicateurs_rps.py", "Indicateurs RPS", ":material/health_and_safety:", "Observatoire", shares_filters=True),
     PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "Administration", ("admin",)),
 )
 

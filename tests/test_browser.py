@@ -78,12 +78,15 @@ def _published_store(data_dir, tmp_path):
     """The small test dataset imported and published into the SQLite store the server will open."""
     from analytics import store
     from analytics.publications import publish
-    from publication_data import frame, load
+    import polars as pl
+
+    from publication_data import frame, headcounts, load, rps_frame
 
     data_dir.mkdir(parents=True, exist_ok=True)
     engine = store.make_engine(f"sqlite:///{data_dir}/vigie.sqlite")
     store.upgrade(engine)
-    load(tmp_path, engine, frame())
+    load(tmp_path, engine, pl.concat([frame(), rps_frame()]))
+    load(tmp_path, engine, headcounts(), name="effectifs.csv")
     assert publish("Camille", engine=engine).ok
     engine.dispose()
 
@@ -128,7 +131,8 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
 
         # Every dashboard page loads without an exception.
         for path, heading in (("problematiques", "Problématiques"), ("axes_modes", "Axes et modes d'intervention"),
-                              ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances")):
+                              ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances"),
+                              ("indicateurs_rps", "Indicateurs RPS")):
             page.goto(f"{url}/{path}")
             wait_for_app(page)
             expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)

@@ -1,0 +1,106 @@
+"""Indicateurs RPS: the rps dimension of a territory and period (per 100 agents where marked), compared, over time."""
+
+from analytics.auth import require
+
+user = require(__file__)
+
+import polars as pl  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from analytics import charts, dashboard, rps  # noqa: E402
+from analytics.formatting import fr_float, fr_pct  # noqa: E402
+from analytics.page_parts import dashboard_header, data_view  # noqa: E402
+
+LEVELS = {"national": "France", "region": "Régions", "departement": "Départements", "service": "Services"}
+NOT_COMPUTABLE = charts.NOT_COMPUTABLE
+
+
+def rate_text(rate, statut) -> str:
+    if statut != "publie":
+        return "s"
+    return NOT_COMPUTABLE if rate is None else fr_float(rate)
+
+
+def change_text(change, statut, statut_before) -> str:
+    if statut != "publie" or statut_before != "publie":
+        return "s"
+    return NOT_COMPUTABLE if change is None else ("+" if change > 0 else "") + fr_pct(change)
+
+
+scope, filters, where = dashboard_header("Indicateurs RPS", user)
+st.caption("Indicateurs de veille des risques psychosociaux. Les indicateurs marqués « pour 100 agents » rapportent "
+           "le nombre publié à l'effectif du territoire l'année de la période (effectifs figés avec la publication).")
+
+indicators = rps.indicators()
+families = rps.family_labels()
+family = st.segmented_control("Famille d'indicateurs", families, default=None, key="r_famille",
+                              help="Sans choix, tous les indicateurs sont affichés.")
+chosen = [i for i in indicators if family is None or i.famille == family]
+
+# --------------------------------------------------------------------------- the territory and period
+table = rps.indicator_table(filters, scope).filter(pl.col("modalite").is_in([i.code for i in chosen]))
+if table.height == 0:
+    st.info("Aucun indicateur RPS n'est publié pour ce territoire, ce niveau et cette période.")
+    st.stop()
+period = dashboard.period_label(filters.period)
+st.subheader(f"{where} · {period}")
+shown = table.with_columns(
+    pl.struct("taux", "statut").map_elements(lambda r: rate_text(r["taux"], r["statut"]), return_dtype=pl.String).alias("_taux"),
+    pl.struct("evolution", "statut", "statut_precedent").map_elements(
+        lambda r: change_text(r["evolution"], r["statut"], r["statut_precedent"]), return_dtype=pl.String).alias("_evolution"),
+).with_columns(pl.when(pl.col("par_effectif")).then(pl.col("_taux")).otherwise(pl.lit("")).alias("_taux"))
+st.altair_chart(charts.bar_chart(table.select("libelle", "valeur", "statut"), "libelle", f"Indicateurs RPS · {where} · {period}",
+                                 value_title="Nombre"),
+                alt=f"Barres : nombre publié de chaque indicateur RPS pour {where}, {period}")
+display = dashboard.display_table(shown, {"libelle": "Indicateur", "famille": "Famille", "valeur": "Nombre"}).with_columns(
+    shown["_taux"].alias("Pour 100 agents"), shown["_evolution"].alias("Évolution sur un an"))
+data_view(display, f"indicateurs-rps-{filters.territory.key().replace(':', '-')}-{filters.period}", "Indicateurs RPS")
+with st.expander("Comment lire une hausse"):
+    for ind in chosen:
+        if ind.hausse_signifie:
+            st.markdown(f"- **{ind.libelle}** : {ind.hausse_signifie}")
+
+# --------------------------------------------------------------------------- across territories
+st.subheader("Comparer les territoires")
+levels = [lvl for lvl in rps.levels_with_rps() if lvl != "national" and not (scope.kind != "national" and lvl == "region")]
+years = dashboard.map_periods("region") or dashboard.periods("annee")
+if levels and years:
+    left, middle, right = st.columns([2, 1, 2])
+    level = left.radio("Territoires", levels, format_func=LEVELS.get, horizontal=True, key="r_niveau")
+    year_default = filters.period[:4] if filters.period and filters.period[:4] in years else years[-1]
+    year = middle.selectbox("Année", years[::-1], index=years[::-1].index(year_default), key="r_annee")
+    per_agents = right.toggle("Pour 100 agents", key="r_taux",
+                              help="Seulement pour les indicateurs rapportés à l'effectif ; « – » sans effectif connu.")
+    matrix = rps.matrix(scope, level, year, family)
+    if per_agents:
+        rated = {i.code for i in chosen if i.par_effectif}
+        matrix = matrix.filter(pl.col("modalite").is_in(list(rated)))
+    if matrix.height == 0:
+        st.info("Aucun indicateur publié pour ce choix.")
+    else:
+        value_col = "taux" if per_agents else "valeur"
+        unit = "pour 100 agents" if per_agents else "nombre"
+        st.altair_chart(charts.heatmap(matrix.select("libelle_territoire", "libelle", value_col, "statut"), "libelle_territoire", "libelle",
+                                       f"Indicateurs RPS par territoire · {year} ({unit})", value_col=value_col, rate=per_agents,
+                                       value_title="Pour 100 agents" if per_agents else "Nombre",
+                                       x_title=LEVELS[level][:-1], y_title="Indicateur"),
+                        alt=f"Carte de chaleur des indicateurs RPS ({unit}) par {LEVELS[level][:-1].lower()} en {year}")
+        compared = dashboard.display_table(matrix, {"libelle_territoire": LEVELS[level][:-1], "libelle": "Indicateur", "valeur": "Nombre"})
+        rates = [rate_text(t, s) for t, s in zip(matrix["taux"].to_list(), matrix["statut"].to_list())]
+        data_view(compared.with_columns(pl.Series("Pour 100 agents", rates, dtype=pl.String)),
+                  f"indicateurs-rps-{level}-{year}", "Indicateurs RPS par territoire")
+
+# --------------------------------------------------------------------------- over time
+st.subheader("Évolution d'un indicateur")
+labels = {i.code: i.libelle for i in chosen}
+code = st.selectbox("Indicateur", list(labels), format_func=labels.get, key="r_indicateur")
+frame = dashboard.series(filters, scope, "rps", [code])
+if frame.height == 0:
+    st.info("Aucune série publiée pour cet indicateur, ce territoire et ce niveau.")
+else:
+    st.altair_chart(charts.trend_chart(frame, f"{labels[code]} · {where}", compare_previous_year=True),
+                    alt=f"Courbe de l'indicateur « {labels[code]} » pour {where}, par "
+                        f"{dashboard.GRANULARITY_LABELS[filters.granularity].lower()}")
+    steps = frame.with_columns(frame["periode"].map_elements(dashboard.period_label, return_dtype=str).alias("libelle_periode"))
+    data_view(dashboard.display_table(steps, {"libelle_periode": "Période", "valeur": labels[code]}), "indicateur-rps-tendance",
+              "Évolution")
