@@ -257,13 +257,6 @@ def map_periods(level: str) -> list[str]:
     return views.available_periods("annee") if "annee" in published else []
 
 
-def map_cells(scope: Scope, level: str, period: str, dimension: str, modalite: str) -> pl.DataFrame:
-    """One published cell per territory of `level` for the period and indicator: geo_code, geo_libelle, valeur, statut."""
-    frame = views.published_cells(scope, geo_niveau=level, periode_niveau="annee", periodes=[period],
-                                  dimensions=dimension, modalites=[modalite])
-    return frame.select("geo_code", "geo_libelle", "valeur", "statut").sort("geo_code")
-
-
 # --------------------------------------------------------------------------- problématiques by territory
 
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import polars as pl
 
 from analytics import views
+from analytics.charts import NOT_COMPUTABLE
 from analytics.dashboard import Filters, previous_year
+from analytics.formatting import SECRET_MARK, fr_float
 from analytics.views import STATUT_PUBLIE, Scope
 
 PER_AGENTS = 100  # rates are read « pour 100 agents »
@@ -49,20 +51,45 @@ def family_labels() -> list[str]:
     return seen
 
 
-def with_rates(frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
-    """Add `effectif_agents` and `taux` (per 100 agents) to published cells of the `rps` dimension or any other.
+def rate_applies(dimension: str, modalite: str) -> bool:
+    """Situations per 100 agents (the service's reach) and the RPS indicators marked `par_effectif`."""
+    if dimension == "ensemble":
+        return True
+    return dimension == "rps" and any(i.code == modalite and i.par_effectif for i in indicators())
 
-    The rate exists only for a published count of an indicator marked `par_effectif` (or a non-rps cell,
-    e.g. situations per 100 agents) whose territory has a headcount for the cell's year."""
+
+def with_rates(frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
+    """Add `effectif_agents` and `taux` (per 100 agents) to published cells (views columns).
+
+    The rate exists only for a published count to which a rate applies (`rate_applies`) and whose
+    territory has a headcount for the cell's year."""
     per_agents = {ind.code for ind in indicators() if ind.par_effectif}
     agents = views.headcounts(scope).select("geo_niveau", "geo_code", pl.col("annee").cast(pl.String).alias("_annee"),
                                            "effectif_agents")
-    rated = pl.when(pl.col("dimension") == "rps").then(pl.col("modalite").is_in(list(per_agents))).otherwise(True)
+    rated = (pl.col("dimension") == "ensemble") | ((pl.col("dimension") == "rps") & pl.col("modalite").is_in(list(per_agents)))
     return (frame.with_columns(pl.col("periode").str.slice(0, 4).alias("_annee"))
             .join(agents, on=["geo_niveau", "geo_code", "_annee"], how="left")
             .with_columns(pl.when((pl.col("statut") == STATUT_PUBLIE) & rated & (pl.col("effectif_agents") > 0))
                           .then(pl.col("valeur") * PER_AGENTS / pl.col("effectif_agents")).otherwise(None).alias("taux"))
             .drop("_annee"))
+
+
+def rate_text(rate: float | None, statut: str) -> str:
+    """A rate as shown: « 3,2 », `s` beside a secret count, `–` when no headcount gives a denominator."""
+    if statut != STATUT_PUBLIE:
+        return SECRET_MARK
+    return NOT_COMPUTABLE if rate is None else fr_float(rate)
+
+
+def rate_texts(frame: pl.DataFrame) -> pl.Series:
+    return pl.Series([rate_text(t, s) for t, s in zip(frame["taux"].to_list(), frame["statut"].to_list())], dtype=pl.String)
+
+
+def map_cells(scope: Scope, level: str, year: str, dimension: str, modalite: str) -> pl.DataFrame:
+    """One published cell per territory of `level` for a year with its rate: geo_code, geo_libelle, valeur, statut, taux."""
+    cells = views.published_cells(scope, geo_niveau=level, periode_niveau="annee", periodes=[year],
+                                  dimensions=dimension, modalites=[modalite])
+    return with_rates(cells, scope).select("geo_code", "geo_libelle", "valeur", "statut", "taux").sort("geo_code")
 
 
 def indicator_table(filters: Filters, scope: Scope) -> pl.DataFrame:

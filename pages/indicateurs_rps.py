@@ -8,23 +8,17 @@ import polars as pl  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard, rps  # noqa: E402
-from analytics.formatting import fr_float, fr_pct  # noqa: E402
+from analytics.dashboard import change_text  # noqa: E402
+from analytics.rps import rate_text  # noqa: E402
 from analytics.page_parts import dashboard_header, data_view  # noqa: E402
 
 LEVELS = {"national": "France", "region": "Régions", "departement": "Départements", "service": "Services"}
-NOT_COMPUTABLE = charts.NOT_COMPUTABLE
 
 
-def rate_text(rate, statut) -> str:
-    if statut != "publie":
-        return "s"
-    return NOT_COMPUTABLE if rate is None else fr_float(rate)
-
-
-def change_text(change, statut, statut_before) -> str:
+def change_cell(change, statut, statut_before) -> str:
     if statut != "publie" or statut_before != "publie":
         return "s"
-    return NOT_COMPUTABLE if change is None else ("+" if change > 0 else "") + fr_pct(change)
+    return change_text(change) or charts.NOT_COMPUTABLE
 
 
 scope, filters, where = dashboard_header("Indicateurs RPS", user)
@@ -47,7 +41,7 @@ st.subheader(f"{where} · {period}")
 shown = table.with_columns(
     pl.struct("taux", "statut").map_elements(lambda r: rate_text(r["taux"], r["statut"]), return_dtype=pl.String).alias("_taux"),
     pl.struct("evolution", "statut", "statut_precedent").map_elements(
-        lambda r: change_text(r["evolution"], r["statut"], r["statut_precedent"]), return_dtype=pl.String).alias("_evolution"),
+        lambda r: change_cell(r["evolution"], r["statut"], r["statut_precedent"]), return_dtype=pl.String).alias("_evolution"),
 ).with_columns(pl.when(pl.col("par_effectif")).then(pl.col("_taux")).otherwise(pl.lit("")).alias("_taux"))
 st.altair_chart(charts.bar_chart(table.select("libelle", "valeur", "statut"), "libelle", f"Indicateurs RPS · {where} · {period}",
                                  value_title="Nombre"),
@@ -86,8 +80,7 @@ if levels and years:
                                        x_title=LEVELS[level][:-1], y_title="Indicateur"),
                         alt=f"Carte de chaleur des indicateurs RPS ({unit}) par {LEVELS[level][:-1].lower()} en {year}")
         compared = dashboard.display_table(matrix, {"libelle_territoire": LEVELS[level][:-1], "libelle": "Indicateur", "valeur": "Nombre"})
-        rates = [rate_text(t, s) for t, s in zip(matrix["taux"].to_list(), matrix["statut"].to_list())]
-        data_view(compared.with_columns(pl.Series("Pour 100 agents", rates, dtype=pl.String)),
+        data_view(compared.with_columns(rps.rate_texts(matrix).alias("Pour 100 agents")),
                   f"indicateurs-rps-{level}-{year}", "Indicateurs RPS par territoire")
 
 # --------------------------------------------------------------------------- over time

@@ -6,7 +6,7 @@ user = require(__file__)
 
 import streamlit as st  # noqa: E402
 
-from analytics import charts, dashboard  # noqa: E402
+from analytics import charts, dashboard, rps  # noqa: E402
 from analytics.dashboard import Filters, Territory  # noqa: E402
 from analytics.page_parts import data_view, publication_caption, require_publication, user_scope  # noqa: E402
 from analytics.referentials import MAP_ATTRIBUTION  # noqa: E402
@@ -28,14 +28,19 @@ if not levels:
     st.stop()
 left, middle, right = st.columns([2, 1, 1])
 chosen = left.selectbox("Indicateur", choices, format_func=labels.get, key="m_indicateur")
+rated = rps.rate_applies(*chosen)
+per_agents = rated and left.toggle("Pour 100 agents", key="m_taux",
+                                   help="Le nombre publié rapporté à l'effectif agents du territoire (effectifs figés avec la publication).")
 level = middle.radio("Découpage", levels, format_func=LEVELS.get, horizontal=True, key="m_niveau")
 years = dashboard.map_periods(level)
 default_year = asked.period[:4] if asked.period and asked.period[:4] in years else years[-1]
 year = right.selectbox("Année", years[::-1], index=years[::-1].index(default_year), key="m_annee")
 
-cells = dashboard.map_cells(scope, level, year, *chosen)
-title = f"{labels[chosen]} · {LEVELS[level].lower()} · {year}"
-event = st.altair_chart(charts.choropleth(cells, level, title=title), on_select="rerun", key=f"carte_{level}",
+cells = rps.map_cells(scope, level, year, *chosen)
+title = f"{labels[chosen]} · {LEVELS[level].lower()} · {year}" + (" · pour 100 agents" if per_agents else "")
+chart = (charts.choropleth(cells, level, "taux", title=title, rate=True, value_title="Pour 100 agents") if per_agents
+         else charts.choropleth(cells.select("geo_code", "geo_libelle", "valeur", "statut"), level, title=title))
+event = st.altair_chart(chart, on_select="rerun", key=f"carte_{level}",
                         alt=f"Carte de France par {LEVELS[level].lower()} de l'indicateur « {labels[chosen]} » en {year} ; "
                             "les chiffres sont dans « Voir les données ».")
 st.caption(MAP_ATTRIBUTION)
@@ -52,6 +57,7 @@ if asked.territory.level != "national":
     name = territories.get(asked.territory.key(), asked.territory.code)
     st.success(f"Territoire choisi pour les autres pages : {name}.", icon=":material/pin_drop:")
 
-data_view(dashboard.display_table(cells, {"geo_code": "Code", "geo_libelle": LEVELS[level][:-1], "valeur": labels[chosen]}),
-          f"carte-{level}-{year}", "Carte")
-st.caption("Les taux pour 100 agents viendront avec la publication des effectifs agents : ils ne sont pas encore publiés.")
+table = dashboard.display_table(cells, {"geo_code": "Code", "geo_libelle": LEVELS[level][:-1], "valeur": labels[chosen]})
+if rated:
+    table = table.with_columns(rps.rate_texts(cells).alias("Pour 100 agents"))
+data_view(table, f"carte-{level}-{year}", "Carte")

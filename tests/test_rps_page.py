@@ -107,3 +107,20 @@ def test_the_trend_of_an_indicator_is_the_published_series(published):
                              modalites=[NOT_PER_AGENTS])
     trend = at.dataframe[-1].value
     assert list(trend.iloc[:, 1]) == [str(v) if s == "publie" else "s" for v, s in series.select("valeur", "statut").iter_rows()]
+
+
+def test_the_map_offers_situations_per_100_agents_from_published_counts(published):
+    at = run_page("pages/territoires.py", territoire="FR", granularite="annee", periode="2024")
+    at.toggle(key="m_taux").set_value(True).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    regions = published_cells(NATIONAL, geo_niveau="region", periode_niveau="annee", periodes=["2024"], dimensions="ensemble")
+    agents = {c: n for g, c, a, n in headcounts(NATIONAL).iter_rows() if g == "region" and a == 2024}
+    expected = [fr_float(v * 100 / agents[c]) if s == "publie" else "s" for c, v, s in regions.select("geo_code", "valeur", "statut").iter_rows()]
+    assert list(table["Pour 100 agents"]) == expected
+    maps = [data for data in chart_tables(at) if "taux" in data.columns]
+    assert maps and set(maps[0]["taux"].drop_nulls().round(9).to_list()) <= {round(v * 100 / agents[c], 9) for c, v in
+                                                                              regions.select("geo_code", "valeur").iter_rows() if v}
+    # an RPS indicator not read per agents offers no rate
+    at.selectbox(key="m_indicateur").set_value(("rps", NOT_PER_AGENTS)).run()
+    assert not at.exception and not at.toggle
