@@ -1,0 +1,342 @@
+"""Spatial veille: expectation-based space-time scan on the real adjacency of the départements."""
+
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from analytics import referentials
+from analytics.veille import scan as sc
+from analytics.veille.scan_bench import measure_scan
+
+MONTHS = ("2025-01", "2025-02", "2025-03")
+CODES = referentials.departements()["code_departement"].to_list()
+OVERSEAS = ("971", "972", "973", "974", "976")
+EDGES = {(min(a, b), max(a, b)) for a, b in referentials.adjacency().iter_rows()}
+
+
+def expected_counts(seed: int = 11) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    return dict(zip(CODES, rng.lognormal(math.log(50), 0.8, len(CODES)).round(2).tolist()))
+
+
+EXPECTED = expected_counts()
+
+
+def draw(rng, *, boost: dict[str, float] | None = None, months: int = 2, phi: float = 1.0,
+         expected: dict[str, float] = EXPECTED, periods=MONTHS) -> pl.DataFrame:
+    """Counts around ``expected`` (x boost[zone] over the last ``months`` months); attendu unscaled."""
+    zones = list(expected)
+    mu = np.array([[expected[z]] * len(periods) for z in zones])
+    truth = mu.copy()
+    for z, factor in (boost or {}).items():
+        truth[zones.index(z), len(periods) - months:] *= factor
+    if phi > 1:
+        truth = rng.gamma(truth / (phi - 1), phi - 1)
+    return pl.DataFrame({"zone": np.repeat(zones, len(periods)).tolist(), "periode": list(periods) * len(zones),
+                         "observe": rng.poisson(truth).astype(float).ravel(), "attendu": mu.ravel()})
+
+
+def connected(zones) -> bool:
+    zones = list(zones)
+    seen, todo = {zones[0]}, [zones[0]]
+    while todo:
+        z = todo.pop()
+        for other in zones:
+            if other not in seen and (min(z, other), max(z, other)) in EDGES:
+                seen.add(other)
+                todo.append(other)
+    return len(seen) == len(zones)
+
+
+def check_outputs(clusters):
+    """Every cluster connected, overseas ones alone, no zone in two clusters, best first."""
+    used = set()
+    for c in clusters:
+        assert connected(c.zones), c.zones
+        if set(c.zones) & set(OVERSEAS):
+            assert len(c.zones) == 1, c.zones
+        assert not used & set(c.zones)
+        used |= set(c.zones)
+        assert c.observe > c.attendu and c.ratio == pytest.approx(c.observe / c.attendu)
+        assert c.llr == pytest.approx(c.observe * math.log(c.observe / c.attendu) - (c.observe - c.attendu))
+        assert c.fin == MONTHS[-1] and c.debut in MONTHS
+    assert [c.llr for c in clusters] == sorted((c.llr for c in clusters), reverse=True)
+    assert [c.p_value for c in clusters] == sorted(c.p_value for c in clusters)
+
+
+def most_likely_p_values(n: int, replicates: int, seed: int, *, phi: float = 1.0, dispersion=None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    p = np.ones(n)
+    for d in range(n):
+        clusters = sc.scan(draw(rng, phi=phi), replicates=replicates, seed=seed * 10_000 + d,
+                           dispersion=dispersion, max_clusters=1)
+        if clusters:
+            p[d] = clusters[0].p_value
+    return p
+
+
+def binomial_ok(k: int, n: int, p: float, level: float = 0.001) -> bool:
+    return stats.binomtest(k, n, p).pvalue > level
+
+
+# --------------------------------------------------------------------------- statistic and candidates
+
+
+def test_expectation_based_llr():
+    llr = sc.expectation_llr([20.0, 10.0, 5.0, 0.0], [10.0, 10.0, 10.0, 10.0])
+    assert llr[0] == pytest.approx(20 * math.log(2) - 10)
+    assert list(llr[1:]) == [0.0, 0.0, 0.0]  # only rises count
+    assert sc.expectation_llr(20.0, 10.0, 2.0) == pytest.approx((20 * math.log(2) - 10) / 2)
+
+
+@pytest.mark.parametrize("shape", sc.SHAPES)
+def test_candidates_are_connected_bounded_and_overseas_alone(shape):
+    candidates = sc.candidate_clusters(CODES, shape=shape)
+    assert len(candidates) == len(set(candidates))
+    assert {c for c in candidates if len(c) == 1} == {(z,) for z in CODES}
+    assert max(len(c) for c in candidates) == sc.MAX_ZONES
+    for c in candidates:
+        assert connected(c), c
+        assert not (set(c) & set(OVERSEAS)) or len(c) == 1
+    assert ("2A", "2B") in candidates  # Corsica: its two départements together, nothing else
+    assert not any({"2A", "2B"} < set(c) for c in candidates)
+    bretagne = ("22", "29", "56")
+    assert bretagne in candidates  # Finistère and its two neighbours
+
+
+def test_circular_candidates_grow_from_each_zone_towards_the_nearest():
+    candidates = set(sc.candidate_clusters(CODES, max_zones=3))
+    assert {("29",), ("22", "29"), ("22", "29", "56")} <= candidates  # from Finistère: Côtes-d'Armor first
+    xy = sc.centroids()
+    for z in CODES:
+        neighbours = [b if a == z else a for a, b in EDGES if z in (a, b)]
+        if neighbours:
+            nearest = min(neighbours, key=lambda n: math.dist(xy[z], xy[n]))
+            assert tuple(sorted((z, nearest))) in candidates
+    assert len(sc.candidate_clusters(CODES, shape="flexible")) > 5 * len(sc.candidate_clusters(CODES))
+
+
+def test_max_share_limits_the_candidates_to_a_part_of_the_expected_total():
+    weights = {z: 1.0 for z in CODES} | {"75": 200.0}
+    candidates = sc.candidate_clusters(CODES, weights=weights, max_share=0.5)
+    total = sum(weights.values())
+    assert ("75",) in candidates  # a single zone always stays a candidate
+    for c in candidates:
+        assert len(c) == 1 or sum(weights[z] for z in c) <= 0.5 * total
+    assert not any("75" in c and len(c) > 1 for c in candidates)
+
+
+def test_custom_adjacency_uses_hop_distance_and_keeps_candidates_connected():
+    path = pl.DataFrame({"departement_a": ["Z1", "Z2", "Z3", "Z4"], "departement_b": ["Z2", "Z3", "Z4", "Z5"]})
+    candidates = sc.candidate_clusters(["Z1", "Z2", "Z3", "Z4", "Z5"], path, max_zones=3)
+    for c in candidates:  # on a path, connected sets are runs of consecutive zones
+        positions = sorted(int(z[1]) for z in c)
+        assert positions == list(range(positions[0], positions[0] + len(c)))
+    assert ("Z1", "Z3") not in candidates and ("Z1", "Z2", "Z3") in candidates
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_p_values_are_uniform_without_cluster():
+    n = 300
+    p = most_likely_p_values(n, 99, seed=5)
+    assert binomial_ok(int((p <= 0.05).sum()), n, 0.05)
+    assert binomial_ok(int((p <= 0.2).sum()), n, 0.2)
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+
+
+def test_negative_binomial_null_is_calibrated_when_the_dispersion_is_given():
+    n = 200
+    p = most_likely_p_values(n, 99, seed=6, phi=2.0, dispersion=2.0)
+    assert binomial_ok(int((p <= 0.05).sum()), n, 0.05)
+    assert binomial_ok(int((p <= 0.2).sum()), n, 0.2)
+    assert stats.kstest(p, "uniform").pvalue > 0.001
+    # the same overdispersed data against a Poisson null: far too many small p-values
+    naive = most_likely_p_values(40, 99, seed=6, phi=2.0)
+    assert (naive <= 0.05).mean() > 0.5
+
+
+def test_dispersion_estimated_from_past_months():
+    rng = np.random.default_rng(8)
+    periods = tuple(f"{2023 + m // 12}-{m % 12 + 1:02d}" for m in range(27))
+    frame = draw(rng, phi=3.0, periods=periods)
+    pooled = sc.estimate_dispersion(frame)
+    assert 2.6 < pooled < 3.4
+    per_zone = sc.estimate_dispersion(frame, by_zone=True)
+    assert set(per_zone) == set(CODES) and min(per_zone.values()) >= 1.0
+    assert 2.5 < float(np.median(list(per_zone.values()))) < 3.5
+    poisson = sc.estimate_dispersion(draw(rng, periods=periods))
+    assert 1.0 <= poisson < 1.15
+    with pytest.raises(ValueError, match="aucun mois avant"):
+        sc.estimate_dispersion(draw(rng))
+
+
+def test_the_dispersion_scales_the_statistic_and_can_come_from_a_column():
+    rng = np.random.default_rng(9)
+    frame = draw(rng, boost={"22": 2.0, "29": 2.0, "56": 2.0})
+    poisson = sc.scan(frame, replicates=49, seed=1)[0]
+    scaled = sc.scan(frame, replicates=49, seed=1, dispersion=2.0)[0]
+    assert scaled.zones == poisson.zones and scaled.llr == pytest.approx(poisson.llr / 2)
+    column = sc.scan(frame.with_columns(pl.lit(2.0).alias("dispersion")), replicates=49, seed=1)[0]
+    mapping = sc.scan(frame, replicates=49, seed=1, dispersion={z: 2.0 for z in CODES})[0]
+    assert column == scaled == mapping
+
+
+# --------------------------------------------------------------------------- power
+
+
+def test_an_injected_cluster_in_bretagne_is_found():
+    injected = {"22", "29", "56"}
+    rng = np.random.default_rng(12)
+    for d in range(5):
+        clusters = sc.scan(draw(rng, boost={z: 2.0 for z in injected}), replicates=199, seed=d)
+        check_outputs(clusters)
+        best = clusters[0]
+        assert best.p_value < 0.05
+        found = set(best.zones)
+        assert len(found & injected) / len(found | injected) >= 0.5
+        assert (best.debut, best.fin) == ("2025-02", "2025-03")  # the 2 boosted months
+        assert 1.5 < best.ratio < 2.5
+
+
+def test_power_on_weaker_and_elongated_clusters():
+    rhone = ("69", "38", "26", "07", "84")
+    rng = np.random.default_rng(13)
+    found, recall = 0, []
+    for d in range(20):
+        clusters = sc.scan(draw(rng, boost={z: 1.4 for z in rhone}), replicates=99, seed=d)
+        check_outputs(clusters)
+        if clusters[0].p_value <= 0.05 and set(clusters[0].zones) & set(rhone):
+            found += 1
+            recall.append(len(set(clusters[0].zones) & set(rhone)) / len(rhone))
+    assert found >= 17
+    assert np.mean(recall) >= 0.6
+
+
+def test_two_distant_rises_are_two_clusters_never_one():
+    rng = np.random.default_rng(14)
+    boost = {"29": 3.0, "67": 3.0}  # Finistère and Bas-Rhin: not adjacent
+    clusters = sc.scan(draw(rng, boost=boost), replicates=199, seed=3, max_clusters=5)
+    check_outputs(clusters)
+    assert not any({"29", "67"} <= set(c.zones) for c in clusters)
+    top = [set(c.zones) for c in clusters[:2]]
+    assert any("29" in z for z in top) and any("67" in z for z in top)
+    assert clusters[1].p_value < 0.05  # secondary, against the same maximum distribution
+
+
+def test_overseas_rises_are_singletons():
+    rng = np.random.default_rng(15)
+    clusters = sc.scan(draw(rng, boost={"971": 3.0, "972": 3.0}), replicates=199, seed=4)
+    check_outputs(clusters)
+    top = {c.zones for c in clusters[:2]}
+    assert top == {("971",), ("972",)}
+    assert all(c.p_value < 0.05 for c in clusters[:2])
+
+
+# --------------------------------------------------------------------------- determinism, output, errors
+
+
+def test_seed_makes_the_scan_deterministic():
+    frame = draw(np.random.default_rng(16), boost={"63": 1.5})
+    first = sc.scan(frame, replicates=99, seed=42)
+    assert sc.scan(frame, replicates=99, seed=42) == first
+    other = sc.scan(frame, replicates=99, seed=43)
+    assert [c.zones for c in other] == [c.zones for c in first]  # the data decide the clusters
+    assert [c.p_value for c in other] != [c.p_value for c in first]  # the replicates their p-values
+
+
+def test_scan_frame_for_display_and_storage():
+    frame = draw(np.random.default_rng(17), boost={"22": 2.0, "29": 2.0, "56": 2.0})
+    out = sc.scan_frame(frame, replicates=99, seed=1, max_clusters=4)
+    assert out.columns == list(sc.FRAME_SCHEMA) and out.schema == pl.Schema(sc.FRAME_SCHEMA)
+    assert out.height == 4 and out["rang"].to_list() == [1, 2, 3, 4]
+    first = out.row(0, named=True)
+    assert first["zones"] == "22,29,56" and first["nb_zones"] == 3 and first["nb_mois"] == 2
+    assert first["libelle"] == "Côtes-d'Armor, Finistère, Morbihan"
+    assert sc.clusters_frame([]).height == 0
+    filtered = sc.scan_frame(frame, replicates=99, seed=1, max_p=0.05)
+    assert filtered.height >= 1 and (filtered["p_value"] <= 0.05).all()
+
+
+def test_zone_codes_are_normalised_and_windows_configurable():
+    rng = np.random.default_rng(18)
+    frame = draw(rng, boost={"01": 2.5}, months=1).with_columns(
+        pl.when(pl.col("zone") == "01").then(pl.lit("1")).otherwise(pl.col("zone")).alias("zone"))
+    clusters = sc.scan(frame, replicates=99, seed=1, windows=(1,))
+    assert "01" in clusters[0].zones and clusters[0].debut == clusters[0].fin == "2025-03"
+
+
+def test_old_months_are_ignored_by_the_scan():
+    rng = np.random.default_rng(19)
+    periods = ("2024-11", "2024-12") + MONTHS
+    frame = draw(rng, boost={"33": 3.0}, months=5, periods=periods)  # rise over all 5 months
+    clusters = sc.scan(frame, replicates=99, seed=1)
+    assert clusters[0].zones[0] == "33" or "33" in clusters[0].zones
+    assert clusters[0].debut == "2025-01"  # at most 3 months
+
+
+def test_missing_rows_count_for_nothing(recwarn):
+    rng = np.random.default_rng(20)
+    frame = draw(rng, boost={"22": 2.0, "29": 2.0, "56": 2.0})
+    frame = frame.filter(~((pl.col("zone") == "13") & (pl.col("periode") == "2025-03")) & (pl.col("zone") != "75"))
+    clusters = sc.scan(frame, replicates=99, seed=1, max_clusters=20)
+    check_outputs(clusters)
+    assert set(clusters[0].zones) == {"22", "29", "56"} and clusters[0].p_value < 0.05
+    assert all("75" not in c.zones for c in clusters)
+    assert all(not math.isnan(c.p_value) for c in clusters)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+BASE = {"zone": ["22", "29"], "periode": ["2025-01", "2025-01"], "observe": [3.0, 4.0], "attendu": [2.0, 2.5]}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"attendu": [0.0, 2.5]}, "« attendu » : 0.0 pour la zone 22 .* strictement positive"),
+    ({"attendu": [-1.0, 2.5]}, "strictement positive"),
+    ({"attendu": [None, 2.5]}, "« attendu » : 1 valeur\\(s\\) vide"),
+    ({"zone": ["22", "99"]}, "zone\\(s\\) inconnue\\(s\\) : 99"),
+    ({"observe": [-1.0, 4.0]}, "effectif positif ou nul"),
+    ({"periode": ["2025-13", "2025-01"]}, "n'est pas un mois AAAA-MM"),
+    ({"zone": ["22", "22"]}, "plusieurs lignes pour la zone 22 et le mois 2025-01"),
+    ({"observe": ["trois", "4"]}, "valeurs numériques attendues"),
+])
+def test_input_errors_are_refused_in_french(change, message):
+    with pytest.raises(ValueError, match=message):
+        sc.scan(pl.DataFrame(BASE | change), replicates=9, seed=1)
+
+
+def test_option_errors_are_refused_in_french():
+    frame = pl.DataFrame(BASE)
+    with pytest.raises(ValueError, match="colonne\\(s\\) manquante\\(s\\) : attendu"):
+        sc.scan(frame.drop("attendu"))
+    with pytest.raises(ValueError, match="aucune ligne"):
+        sc.scan(frame.clear())
+    with pytest.raises(ValueError, match="dispersion doit être ≥ 1"):
+        sc.scan(frame, dispersion=0.5)
+    with pytest.raises(ValueError, match="dispersion absente pour la \\(les\\) zone\\(s\\) : 29"):
+        sc.scan(frame, dispersion={"22": 2.0})
+    with pytest.raises(ValueError, match="colonne « dispersion »"):
+        sc.scan(frame.with_columns(pl.lit(0.5).alias("dispersion")))
+    with pytest.raises(ValueError, match="fenêtres temporelles invalides"):
+        sc.scan(frame, windows=(0,))
+    with pytest.raises(ValueError, match="forme de cluster inconnue"):
+        sc.scan(frame, shape="carrée")
+    with pytest.raises(ValueError, match="réplications"):
+        sc.scan(frame, replicates=0)
+    with pytest.raises(ValueError, match="table d'adjacence : colonne"):
+        sc.scan(frame, pl.DataFrame({"a": ["22"], "b": ["29"]}))
+
+
+def test_measure_scan_reports_speed_calibration_and_power():
+    out = measure_scan(replicates=99, seed=3, calibration_datasets=20, power_datasets=4, mc_replicates=19)
+    assert out["zones"] == 101 and out["candidates_circulaire"] < out["candidates_flexible"]
+    assert out["top_circulaire"] and out["top_flexible"]
+    assert out["seconds_circulaire"] > 0 and out["seconds_flexible"] > 0
+    for key in ("calibration_poisson", "calibration_nb2"):
+        assert 0 <= out[key]["share_05"] <= out[key]["share_20"] <= 1
+    assert out["calibration_nb2_poisson_null"]["share_05"] > out["calibration_nb2"]["share_05"]
+    assert all(r[s]["connected"] for r in out["power"].values() for s in sc.SHAPES)
