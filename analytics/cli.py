@@ -269,7 +269,7 @@ def _alpha_value(text: str) -> float:
 
 
 def cmd_detect(args) -> int:
-    from analytics.veille.detect import detect_series
+    from analytics.veille.detect import LEGACY_COLUMNS, detect_series
     from analytics.veille.io import PERIOD, SeriesInputError, read_series_csv
     from analytics.veille.multiple import expected_false_alerts
 
@@ -286,7 +286,7 @@ def cmd_detect(args) -> int:
         _err(f"Fichier refusé : {exc}")
         return EXIT_REFUSED
     alerts = detect_series(frame, since=args.since, alpha=args.alpha)
-    alerts.write_csv(args.output)
+    alerts.select(LEGACY_COLUMNS).write_csv(args.output)  # the file keeps its columns; p_value, alerte_fdr not written
     n_series = alerts["serie"].n_unique()
     n_periods = alerts["periode"].n_unique()
     n_alerts = int(alerts["alerte"].sum())

@@ -4,9 +4,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analytics.veille.detect import detect_series
+from scipy import stats
+
+from analytics.veille.detect import OUTPUT_COLUMNS, detect_series
 from analytics.veille.ears import c1, c2, c3, ears_batch
-from analytics.veille.farrington import design, farrington, farrington_series
+from analytics.veille.farrington import available_years, design, farrington, farrington_series
 from analytics.veille.multiple import benjamini_hochberg, expected_false_alerts
 from analytics.veille.simulation import run_simulation
 
@@ -19,10 +21,15 @@ def frame_of(series: dict[str, np.ndarray], start_year: int = 2020) -> pl.DataFr
     return pl.DataFrame(rows, schema=["serie", "periode", "effectif"], orient="row")
 
 
-def test_design_excludes_the_last_six_months_and_reaches_three_years_back():
-    d = design()
-    assert d.offsets.max() == -7 and d.offsets.min() == -38
-    assert d.X.shape == (32, 9)  # intercept, 7 blocks outside the 5-month window, trend
+def test_design_excludes_the_last_six_months_and_uses_whole_years():
+    # Changed on purpose: the reference is every month of the last b years (b = 3 .. 7 as the
+    # history allows) with harmonics or a month factor, no longer a 5-month window on 3 years.
+    d = design(3)
+    assert d.offsets.max() == -7 and d.offsets.min() == -36
+    assert d.X.shape == (30, 6)  # intercept, 2 harmonics (cos, sin), trend
+    assert design(7).offsets.min() == -84
+    assert design(3, season="month").X.shape == (30, 13)  # intercept, 11 months, trend
+    assert [available_years(t) for t in (35, 36, 59, 84, 200)] == [0, 3, 4, 7, 7]
 
 
 def test_a_clear_spike_is_flagged():
@@ -33,7 +40,8 @@ def test_a_clear_spike_is_flagged():
     assert result.alarm[0]
     assert 15 < result.expected[0] < 25
     assert result.threshold[0] < 60
-    assert result.score[0] < 1e-6
+    # was < 1e-6: the prediction now averages over the uncertainty of the dispersion (heavier tail)
+    assert result.score[0] < 1e-5
 
 
 def test_stable_poisson_series_alarm_close_to_alpha():
@@ -69,9 +77,12 @@ def test_down_weighting_keeps_a_past_outbreak_from_inflating_the_threshold():
 
 
 def test_empty_reference_gives_zero_expected_and_flags_any_case():
-    result = farrington(np.zeros((2, 32)), np.array([0.0, 2.0]))
-    assert list(result.expected) == [0.0, 0.0]
-    assert list(result.alarm) == [False, True]
+    n = design(3).offsets.size  # changed on purpose: 30 reference months for 3 years (was 32)
+    for previous in (None, np.zeros(2)):
+        result = farrington(np.zeros((2, n)), np.array([0.0, 2.0]), previous=previous)
+        assert list(result.expected) == [0.0, 0.0]
+        assert list(result.alarm) == [False, True]
+        assert list(result.threshold) == [0.0, 0.0]
 
 
 def test_ears_hand_computed_examples():
@@ -119,7 +130,9 @@ def test_detect_series_columns_methods_and_missing_months():
     frame = frame_of({"longue": long}).vstack(frame_of({"courte": short}, start_year=2023))
     frame = frame.filter(~((pl.col("serie") == "longue") & (pl.col("periode") == "2022-06")))  # a gap: 0
     out = detect_series(frame, since="2024-08", alpha=0.01)
-    assert out.columns == ["serie", "periode", "attendu", "seuil", "alerte", "score", "methode"]
+    # changed on purpose: p_value and alerte_fdr added after the former columns
+    assert out.columns == ["serie", "periode", "attendu", "seuil", "alerte", "score", "methode", "p_value", "alerte_fdr"]
+    assert tuple(out.columns) == OUTPUT_COLUMNS
     last = out.filter((pl.col("serie") == "longue") & (pl.col("periode") == "2024-12")).row(0, named=True)
     assert last["alerte"] == 1 and last["methode"] == "farrington"
     assert set(out.filter(pl.col("serie") == "courte")["methode"]) == {"ears"}
@@ -132,3 +145,130 @@ def test_simulation_is_deterministic_and_reports_rates():
     assert a == b
     assert 0.0 <= a["fpr"] < 0.05
     assert a["by_k"][10]["pod"] > a["by_k"][1]["pod"]
+
+
+# --------------------------------------------------------------------------- p-values, accumulation, FDR
+
+
+def nb_counts(rng, n: int, months: int, phi=(1.5, 3.0), amplitude: float = 0.3) -> np.ndarray:
+    """Stationary negative binomial series (seasonal, no trend, no outbreak): the null hypothesis."""
+    mu = rng.uniform(3, 40, n)[:, None] * (1 + amplitude * np.cos(2 * np.pi * np.arange(months) / 12))[None, :]
+    dispersion = rng.uniform(*phi, n)[:, None]
+    size = mu / (dispersion - 1)
+    return rng.negative_binomial(size, size / (size + mu)).astype(float)
+
+
+def grid_frame(counts: np.ndarray, start_year: int = 2020) -> pl.DataFrame:
+    n, months = counts.shape
+    periods = [f"{start_year + m // 12}-{m % 12 + 1:02d}" for m in range(months)]
+    return pl.DataFrame({"serie": np.repeat([f"s{i:04d}" for i in range(n)], months), "periode": periods * n,
+                         "effectif": counts.astype(np.int64).ravel()})
+
+
+def binomial_upper(p: float, n: int, z: float = 3.0) -> float:
+    return p + z * np.sqrt(p * (1 - p) / n)
+
+
+def test_p_values_are_not_too_small_under_the_null():
+    rng = np.random.default_rng(3)
+    n = 3000
+    out = detect_series(grid_frame(nb_counts(rng, n, 60)))  # the last month only: one row per series
+    assert out.height == n and set(out["methode"]) == {"farrington"}
+    p = out["p_value"].to_numpy()
+    for level in (0.05, 0.01):
+        share = float(np.mean(p < level))
+        assert share <= binomial_upper(level, n), (level, share)
+    assert float(np.mean(p < 0.05)) > 0.03  # not degenerate: a detector answering 1 everywhere fails
+    score = out["score"].to_numpy()  # the month alone: close to uniform
+    assert abs(float(np.mean(score < 0.05)) - 0.05) < 3 * np.sqrt(0.05 * 0.95 / n)
+    # the alert is exactly p_value <= alpha
+    assert np.array_equal(out["alerte"].to_numpy() == 1, p <= 0.01)
+
+
+def test_a_clear_outbreak_is_flagged_by_alerte_and_alerte_fdr():
+    rng = np.random.default_rng(8)
+    counts = nb_counts(rng, 300, 60)
+    counts[0, -1] = 4 * counts[0, -13:-1].max() + 30  # the last month of series s0000
+    out = detect_series(grid_frame(counts))
+    row = out.filter(pl.col("serie") == "s0000").row(0, named=True)
+    assert row["alerte"] == 1 and row["alerte_fdr"] == 1
+    assert row["p_value"] < 1e-6
+    assert out["alerte_fdr"].sum() <= out["alerte"].sum()
+
+
+def test_an_outbreak_spread_over_two_months_is_caught_by_the_accumulation():
+    rng = np.random.default_rng(21)
+    base = rng.poisson(20, 96).astype(float)
+    counts = base.copy()
+    counts[-2:] = 30  # baseline 20: about 2.2 sd each month, neither month alone is beyond its threshold (32)
+    alone = farrington_series(counts, 95, alpha=0.01)
+    both = farrington_series(counts, 95, alpha=0.01, accumulate=True)
+    assert not alone.alarm[0] and both.alarm[0]
+    assert both.p_value[0] < alone.score[0]
+    # a normal month does not alert because the month before it was high
+    after = base.copy()
+    after[-2] += 40
+    after[-1] = np.floor(farrington_series(after, 95).expected[0])
+    assert not farrington_series(after, 95, accumulate=True).alarm[0]
+
+
+def test_threshold_matches_the_alarm_with_the_accumulation():
+    rng = np.random.default_rng(4)
+    counts = nb_counts(rng, 400, 84)
+    counts[:40, -1] += 25
+    counts[40:80, -2:] += 12
+    out = detect_series(grid_frame(counts), since="2026-07")
+    obs = grid_frame(counts).filter(pl.col("periode") >= "2026-07").sort("serie", "periode")["effectif"].to_numpy()
+    assert np.array_equal(out["alerte"].to_numpy() == 1, obs > out["seuil"].to_numpy())
+    assert out["alerte"].sum() > 40
+
+
+def test_benjamini_hochberg_keeps_about_the_expected_number_of_alerts_on_null_data():
+    rng = np.random.default_rng(9)
+    n, months = 1000, 12
+    out = detect_series(grid_frame(nb_counts(rng, n, 60)), since="2024-01")
+    assert out.height == n * months
+    alerts = int(out["alerte"].sum())
+    expected = expected_false_alerts(0.01, n) * months  # 120
+    assert 0.5 * expected < alerts < 1.5 * expected
+    # under the complete null BH at q controls the chance of any alert in a month at q: ~0.6 months here
+    assert int(out["alerte_fdr"].sum()) <= 4
+    by_month = out.group_by("periode").agg(pl.col("alerte_fdr").sum())
+    assert (by_month["alerte_fdr"] > 0).sum() <= 3
+
+
+def test_a_sharp_seasonal_pattern_uses_the_month_factor():
+    rng = np.random.default_rng(2)
+    mu = np.full(84, 30.0)
+    mu[7::12] = 4.0  # August: the service is closed
+    counts = rng.poisson(mu).astype(float)
+    september = 80  # index of a September, after a closed August
+    result = farrington_series(counts, september, accumulate=True)
+    assert result.season[0] == "month"
+    assert 24 < result.expected[0] < 36 and not result.alarm[0]
+    smooth = farrington_series(rng.poisson(np.full(84, 30.0)).astype(float), 83)
+    assert smooth.season[0] == "harmonic"
+
+
+def _naive(counts, targets, alpha):
+    """Mean + z sd of the 12 previous months: no seasonality, no trend, no protection from past outbreaks."""
+    z = stats.norm.isf(alpha)
+    out = np.zeros((counts.shape[0], targets.size), dtype=bool)
+    for j, t in enumerate(targets):
+        ref = counts[:, t - 12:t]
+        out[:, j] = counts[:, t] > ref.mean(axis=1) + z * np.maximum(ref.std(axis=1, ddof=1), 1.0)
+    return out
+
+
+def _random(counts, targets, alpha):
+    return np.random.default_rng(0).random((counts.shape[0], targets.size)) < alpha
+
+
+def test_simulation_bounds_that_the_detector_meets_and_trivial_ones_do_not():
+    fpr_bound, pod_bound = 0.01, 0.45  # measured: 0.5 % and 52 % (2 replicates, seed 5)
+    result = run_simulation(replicates=2, seed=5, alpha=0.01)
+    assert result["fpr"] <= fpr_bound and result["pod"] >= pod_bound
+    assert result["single_month"]["pod"] < result["pod"]  # the accumulation adds detections
+    for trivial in (_naive, _random):  # naive: 3 % false alarms, random: 2 % detected
+        other = run_simulation(replicates=2, seed=5, alpha=0.01, detector=trivial)
+        assert other["fpr"] > fpr_bound or other["pod"] < pod_bound, trivial.__name__

@@ -6,9 +6,15 @@ import numpy as np
 import polars as pl
 
 from analytics.veille.ears import BASELINE, GUARD, ears_batch
-from analytics.veille.farrington import design, farrington
+from analytics.veille.farrington import B_MAX, B_MIN, design, farrington
+from analytics.veille.multiple import benjamini_hochberg
 
-OUTPUT_COLUMNS = ("serie", "periode", "attendu", "seuil", "alerte", "score", "methode")
+FDR_Q = 0.05
+# The columns of the `detect` command's file (its tests pin them), then the ones added since.
+LEGACY_COLUMNS = ("serie", "periode", "attendu", "seuil", "alerte", "score", "methode")
+OUTPUT_COLUMNS = LEGACY_COLUMNS + ("p_value", "alerte_fdr")
+SCHEMA = {"serie": pl.Utf8, "periode": pl.Utf8, "attendu": pl.Float64, "seuil": pl.Float64, "alerte": pl.Int8,
+          "score": pl.Float64, "methode": pl.Utf8, "p_value": pl.Float64, "alerte_fdr": pl.Int8}
 
 
 def month_index(periode: pl.Series) -> np.ndarray:
@@ -23,9 +29,18 @@ def month_label(index: np.ndarray) -> list[str]:
 
 
 def _empty() -> pl.DataFrame:
-    return pl.DataFrame(schema={"serie": pl.Utf8, "periode": pl.Utf8, "attendu": pl.Float64, "seuil": pl.Float64,
-                                "alerte": pl.Int8, "score": pl.Float64, "methode": pl.Utf8}).with_columns(
-        pl.col("attendu", "seuil", "score").fill_nan(None))
+    return pl.DataFrame(schema=SCHEMA)
+
+
+def fdr_by_period(p_values: np.ndarray, periods: np.ndarray, q: float = FDR_Q) -> np.ndarray:
+    """Benjamini-Hochberg at ``q`` across the rows of each period separately (NaN p-values never rejected)."""
+    rejected = np.zeros(len(p_values), dtype=bool)
+    order = np.argsort(periods, kind="stable")
+    bounds = np.flatnonzero(np.diff(periods[order])) + 1
+    for rows in np.split(order, bounds):
+        if rows.size:
+            rejected[rows] = benjamini_hochberg(p_values[rows], q)[1]
+    return rejected
 
 
 def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 0.01) -> pl.DataFrame:
@@ -34,6 +49,28 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
     ``frame`` has columns serie, periode (YYYY-MM), effectif (counts >= 0). Several rows for the same
     series and month are added up; months missing between the first and last month of a series
     count as 0.
+
+    Method: Farrington (``analytics.veille.farrington``) when the series has at least 3 whole years
+    before the month (the reference then uses up to 7 years), the month alone and the 2-month
+    accumulation combined; EARS C1/C2 (``analytics.veille.ears``) otherwise.
+
+    Columns:
+
+    * serie, periode;
+    * attendu: expected count of the month;
+    * seuil: the count of the month above which it alerts (for Farrington, given the count of the
+      month before, see ``farrington``), so that alerte = 1 <=> observed > seuil;
+    * alerte (0/1): the per-series test at ``alpha`` (about ``alpha`` false alerts per series and
+      month without an outbreak);
+    * score: P(count >= observed) for the month alone under the baseline (Farrington), normal tail
+      of the EARS statistic;
+    * methode: "farrington" or "ears";
+    * p_value: upper-tail p-value of the test that decides ``alerte`` (alerte = 1 <=> p_value <=
+      alpha): for Farrington the combined p-value of the month alone and of the 2-month
+      accumulation, for EARS the score; null when the history is too short for any test;
+    * alerte_fdr (0/1): Benjamini-Hochberg at q = 0.05 applied, month by month, across all the
+      series of the output to p_value: controls the share of false alerts among the alerts of a
+      month instead of the rate per series.
     """
     if frame.height == 0:
         return _empty()
@@ -61,27 +98,30 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
         return _empty()
     observed = grid[s_idx, t_idx]
 
-    offsets = design().offsets
     expected = np.full(s_idx.size, np.nan)
     threshold = np.full(s_idx.size, np.nan)
     alarm = np.zeros(s_idx.size, dtype=bool)
     score = np.full(s_idx.size, np.nan)
-    ref_cols = t_idx[:, None] + offsets[None, :]
-    enough = ref_cols.min(axis=1) >= 0
-    enough[enough] = ~np.isnan(grid[s_idx[enough, None], ref_cols[enough]]).any(axis=1)
-    method = np.where(enough, "farrington", "ears")
+    p_value = np.full(s_idx.size, np.nan)
+    # whole years of known history before each month (the months from first to final are all known)
+    years = np.minimum((t_idx - first[s_idx]) // 12, B_MAX)
+    years = np.where(years >= B_MIN, years, 0)
+    method = np.where(years > 0, "farrington", "ears")
 
-    f = np.nonzero(enough)[0]
-    if f.size:
-        result = farrington(grid[s_idx[f, None], ref_cols[f]], observed[f], alpha)
-        expected[f], threshold[f], alarm[f], score[f] = result.expected, result.threshold, result.alarm, result.score
-    e = np.nonzero(~enough)[0]
+    for b in np.unique(years[years > 0]):
+        f = np.nonzero(years == b)[0]
+        ref_cols = t_idx[f, None] + design(int(b)).offsets[None, :]
+        result = farrington(grid[s_idx[f, None], ref_cols], observed[f], alpha, previous=grid[s_idx[f], t_idx[f] - 1])
+        expected[f], threshold[f], alarm[f] = result.expected, result.threshold, result.alarm
+        score[f], p_value[f] = result.score, result.p_value
+    e = np.nonzero(years == 0)[0]
     if e.size:
         lags = np.arange(-(BASELINE + GUARD), 0)
         cols = t_idx[e, None] + lags[None, :]
         hist = np.where(cols >= 0, grid[s_idx[e, None], np.maximum(cols, 0)], np.nan)
         ex, th, al, sc = ears_batch(hist, observed[e], alpha)
-        expected[e], threshold[e], alarm[e], score[e] = ex, th, al, sc
+        expected[e], threshold[e], alarm[e], score[e], p_value[e] = ex, th, al, sc, sc
+    fdr = fdr_by_period(p_value, t_idx)
 
     order = np.lexsort((t_idx, s_idx))
     return pl.DataFrame({
@@ -92,6 +132,6 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
         "alerte": alarm[order].astype(np.int8),
         "score": score[order],
         "methode": method[order].tolist(),
-    }, schema={"serie": pl.Utf8, "periode": pl.Utf8, "attendu": pl.Float64, "seuil": pl.Float64,
-               "alerte": pl.Int8, "score": pl.Float64, "methode": pl.Utf8}).with_columns(
-        pl.col("attendu", "seuil", "score").fill_nan(None))
+        "p_value": p_value[order],
+        "alerte_fdr": fdr[order].astype(np.int8),
+    }, schema=SCHEMA).with_columns(pl.col("attendu", "seuil", "score", "p_value").fill_nan(None))

@@ -11,13 +11,18 @@ number of months, truncated to 3 months.
 Scores on the last 24 months: false positive rate (alarms at months without outbreak cases /
 such months), probability of detection (current outbreaks with at least one alarm during their
 months), sensitivity (alarmed outbreak months / outbreak months).
+
+The detector is ``farrington`` as ``detect_series`` runs it on such series: reference as long as
+the history allows (7 years for every scored month here), the month alone and the 2-month
+accumulation combined at ``alpha``. The same figures for the month alone tested at ``alpha`` (the
+score) are given under ``single_month``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from analytics.veille.farrington import design, farrington
+from analytics.veille.farrington import available_years, design, farrington
 
 PARAMETER_SETS = (
     (0.1, 0.0025, 0.6, 0.6, 1.5), (-2.0, 0.005, 0.1, 0.3, 2.0), (1.5, 0.003, 0.2, -0.4, 1.0),
@@ -74,27 +79,46 @@ def simulate_series(rng, sc: dict, k: float):
     return counts + past + current, current
 
 
-def run_simulation(replicates: int = 10, seed: int = 2013, alpha: float = 0.01) -> dict:
-    """Deterministic per seed. Returns overall and per-k figures for the improved Farrington."""
+def farrington_detector(counts: np.ndarray, targets: np.ndarray, alpha: float):
+    """(alarms, alarms of the month alone), each (series, targets): Farrington as ``detect_series`` runs it."""
+    alarm = np.zeros((counts.shape[0], targets.size), dtype=bool)
+    single = np.zeros_like(alarm)
+    years = np.array([available_years(int(t)) for t in targets])
+    for b in np.unique(years):
+        cols = np.nonzero(years == b)[0]
+        t = targets[cols]
+        offsets = design(int(b)).offsets
+        ref = counts[:, t[:, None] + offsets[None, :]].reshape(-1, offsets.size)
+        result = farrington(ref, counts[:, t].reshape(-1), alpha, previous=counts[:, t - 1].reshape(-1), thresholds=False)
+        alarm[:, cols] = result.alarm.reshape(-1, cols.size)
+        single[:, cols] = (result.score <= alpha).reshape(-1, cols.size)
+    return alarm, single
+
+
+def run_simulation(replicates: int = 10, seed: int = 2013, alpha: float = 0.01, detector=None) -> dict:
+    """Deterministic per seed. Returns overall and per-k figures for the improved Farrington.
+
+    ``detector(counts, targets, alpha)`` -> alarms (series, targets) replaces it (to score another
+    method on the same series); ``single_month`` is then absent."""
     rng = np.random.default_rng(seed)
-    offsets = design().offsets
     targets = np.arange(MONTHS - SCORED, MONTHS)
-    refs, obs, outbreak_cases, keys = [], [], [], []
+    series, outbreak_cases, keys = [], [], []
     for _ in range(replicates):
         for s_no, sc in enumerate(scenarios()):
             for k in K_VALUES:
                 counts, current = simulate_series(rng, sc, k)
-                refs.append(counts[targets[:, None] + offsets[None, :]])
-                obs.append(counts[targets])
+                series.append(counts)
                 outbreak_cases.append(current[targets])
                 keys.append((s_no, k))
-    ref = np.concatenate(refs)
-    result = farrington(ref, np.concatenate(obs), alpha)
-    alarm = result.alarm.reshape(len(keys), SCORED)
+    counts = np.stack(series)
+    if detector is None:
+        alarm, single = farrington_detector(counts, targets, alpha)
+    else:
+        alarm, single = np.asarray(detector(counts, targets, alpha), dtype=bool), None
     cases = np.stack(outbreak_cases) > 0
     k_of = np.array([k for _, k in keys])
 
-    def figures(mask):
+    def figures(mask, alarm=alarm):
         a, c = alarm[mask], cases[mask]
         quiet = ~c
         has_outbreak = c.any(axis=1)
@@ -105,10 +129,16 @@ def run_simulation(replicates: int = 10, seed: int = 2013, alpha: float = 0.01) 
             "sensitivity": float((a & c).sum() / max(c.sum(), 1)),
         }
 
-    overall = figures(np.ones(len(keys), dtype=bool))
-    return {
-        "method": "farrington (Noufaily 2013, monthly)", "replicates": replicates, "seed": seed, "alpha": alpha,
+    everything = np.ones(len(keys), dtype=bool)
+    out = {
+        "method": "farrington (Noufaily 2013, monthly, flexible, month + 2-month accumulation)" if detector is None
+        else getattr(detector, "__name__", "detector"),
+        "replicates": replicates, "seed": seed, "alpha": alpha,
         "series": len(keys), "scored_months": SCORED,
-        **overall,
+        **figures(everything),
         "by_k": {int(k): figures(k_of == k) for k in K_VALUES},
     }
+    if single is not None:
+        out["reference_years"] = sorted({available_years(int(t)) for t in targets})
+        out["single_month"] = figures(everything, single)
+    return out
