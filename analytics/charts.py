@@ -20,7 +20,7 @@ from functools import lru_cache
 import altair as alt
 import polars as pl
 
-from analytics.formatting import MONTHS, SECRET_LEGEND, SECRET_MARK, display_rank, fr_float, fr_int, fr_pct, fr_period
+from analytics.formatting import MONTHS, NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK, display_rank, fr_float, fr_int, fr_pct, fr_period
 from analytics.referentials import GEO_DIR, MAP_ATTRIBUTION, geojson
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -98,9 +98,6 @@ def _cell_text(valeur: int | None, statut: str | None) -> str:
     if statut != "publie" or valeur is None:
         return SECRET_MARK
     return fr_int(valeur)
-
-
-NOT_COMPUTABLE = "–"  # a published cell whose derived figure (a rate without headcount) cannot be computed
 
 
 def _with_text(frame: pl.DataFrame, value_col: str = "valeur", share: bool = False, rate: bool = False) -> pl.DataFrame:

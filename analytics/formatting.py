@@ -53,6 +53,7 @@ def fr_period_range(periods: list[str]) -> str:
 
 SECRET_MARK = "s"
 SECRET_LEGEND = "s : secret statistique"
+NOT_COMPUTABLE = "\u2013"  # en dash: a figure derived from published cells that cannot be computed (a rate without headcount)
 
 
 def fr_cell(value: int | None, statut: str) -> str:

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import polars as pl
 
 from analytics import views
-from analytics.charts import NOT_COMPUTABLE
 from analytics.dashboard import Filters, previous_year
-from analytics.formatting import SECRET_MARK, fr_float
+from analytics.formatting import NOT_COMPUTABLE, SECRET_MARK, fr_float
 from analytics.views import STATUT_PUBLIE, Scope
 
 PER_AGENTS = 100  # rates are read « pour 100 agents »
@@ -51,11 +50,14 @@ def family_labels() -> list[str]:
     return seen
 
 
+def per_agent_codes() -> set[str]:
+    """The RPS indicators the preset marks `par_effectif`."""
+    return {i.code for i in indicators() if i.par_effectif}
+
+
 def rate_applies(dimension: str, modalite: str) -> bool:
     """Situations per 100 agents (the service's reach) and the RPS indicators marked `par_effectif`."""
-    if dimension == "ensemble":
-        return True
-    return dimension == "rps" and any(i.code == modalite and i.par_effectif for i in indicators())
+    return dimension == "ensemble" or (dimension == "rps" and modalite in per_agent_codes())
 
 
 def with_rates(frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
@@ -63,7 +65,7 @@ def with_rates(frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
 
     The rate exists only for a published count to which a rate applies (`rate_applies`) and whose
     territory has a headcount for the cell's year."""
-    per_agents = {ind.code for ind in indicators() if ind.par_effectif}
+    per_agents = per_agent_codes()
     agents = views.headcounts(scope).select("geo_niveau", "geo_code", pl.col("annee").cast(pl.String).alias("_annee"),
                                            "effectif_agents")
     rated = (pl.col("dimension") == "ensemble") | ((pl.col("dimension") == "rps") & pl.col("modalite").is_in(list(per_agents)))

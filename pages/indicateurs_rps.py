@@ -9,7 +9,7 @@ import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard, rps  # noqa: E402
 from analytics.dashboard import change_text  # noqa: E402
-from analytics.rps import rate_text  # noqa: E402
+from analytics.formatting import NOT_COMPUTABLE  # noqa: E402
 from analytics.page_parts import dashboard_header, data_view  # noqa: E402
 
 LEVELS = {"national": "France", "region": "Régions", "departement": "Départements", "service": "Services"}
@@ -18,7 +18,7 @@ LEVELS = {"national": "France", "region": "Régions", "departement": "Départeme
 def change_cell(change, statut, statut_before) -> str:
     if statut != "publie" or statut_before != "publie":
         return "s"
-    return change_text(change) or charts.NOT_COMPUTABLE
+    return change_text(change) or NOT_COMPUTABLE
 
 
 scope, filters, where = dashboard_header("Indicateurs RPS", user)
@@ -39,7 +39,7 @@ if table.height == 0:
 period = dashboard.period_label(filters.period)
 st.subheader(f"{where} · {period}")
 shown = table.with_columns(
-    pl.struct("taux", "statut").map_elements(lambda r: rate_text(r["taux"], r["statut"]), return_dtype=pl.String).alias("_taux"),
+    rps.rate_texts(table).alias("_taux"),
     pl.struct("evolution", "statut", "statut_precedent").map_elements(
         lambda r: change_cell(r["evolution"], r["statut"], r["statut_precedent"]), return_dtype=pl.String).alias("_evolution"),
 ).with_columns(pl.when(pl.col("par_effectif")).then(pl.col("_taux")).otherwise(pl.lit("")).alias("_taux"))
@@ -67,8 +67,7 @@ if levels and years:
                               help="Seulement pour les indicateurs rapportés à l'effectif ; « – » sans effectif connu.")
     matrix = rps.matrix(scope, level, year, family)
     if per_agents:
-        rated = {i.code for i in chosen if i.par_effectif}
-        matrix = matrix.filter(pl.col("modalite").is_in(list(rated)))
+        matrix = matrix.filter(pl.col("modalite").is_in(list(rps.per_agent_codes())))
     if matrix.height == 0:
         st.info("Aucun indicateur publié pour ce choix.")
     else:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 
-from analytics.formatting import SECRET_LEGEND, SECRET_MARK, fr_float, fr_int, fr_pct
+from analytics.formatting import NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK, fr_float, fr_int, fr_pct
 from analytics.reports.document import CellValue, ColumnKind, Table
 
 MINUS = "\u2212"
-NOT_COMPUTABLE = "\u2013"  # en dash: a figure that cannot be computed
 NUMERIC_KINDS = frozenset({"count", "share", "change", "rate"})
 
 

@@ -257,28 +257,27 @@ def _fit_design(d: Design, Y: np.ndarray, reweight: bool, first=None):
 # --------------------------------------------------------------------------- negative binomial tails
 
 
-def nb_sf(y: np.ndarray, mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
-    """P(Y >= y) for Y ~ NB(mean, variance dispersion * mean); Poisson when dispersion <= 1."""
-    y, mean, dispersion = np.broadcast_arrays(np.asarray(y, dtype=float), np.maximum(mean, 1e-12),
+def _nb_apply(nbinom_fn, poisson_fn, x, mean, dispersion) -> np.ndarray:
+    """Evaluate an NB(mean, variance dispersion * mean) function where overdispersed, the Poisson one elsewhere."""
+    x, mean, dispersion = np.broadcast_arrays(np.asarray(x, dtype=float), np.maximum(mean, 1e-12),
                                               np.asarray(dispersion, dtype=float))
     over = dispersion > 1.0 + 1e-9
-    tail = np.empty(y.shape)
+    out = np.empty(x.shape)
     size = mean[over] / (dispersion[over] - 1.0)
-    tail[over] = stats.nbinom.sf(y[over] - 1, size, size / (size + mean[over]))
-    tail[~over] = stats.poisson.sf(y[~over] - 1, mean[~over])
+    out[over] = nbinom_fn(x[over], size, size / (size + mean[over]))
+    out[~over] = poisson_fn(x[~over], mean[~over])
+    return out
+
+
+def nb_sf(y: np.ndarray, mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
+    """P(Y >= y) for Y ~ NB(mean, variance dispersion * mean); Poisson when dispersion <= 1."""
+    tail = _nb_apply(lambda v, n, p: stats.nbinom.sf(v - 1, n, p), lambda v, m: stats.poisson.sf(v - 1, m), y, mean, dispersion)
     return np.clip(tail, 0.0, 1.0)
 
 
 def nb_isf(level: np.ndarray, mean: np.ndarray, dispersion: np.ndarray) -> np.ndarray:
     """Smallest integer q with P(Y > q) <= level, same distribution as ``nb_sf``."""
-    level, mean, dispersion = np.broadcast_arrays(np.asarray(level, dtype=float), np.maximum(mean, 1e-12),
-                                                  np.asarray(dispersion, dtype=float))
-    over = dispersion > 1.0 + 1e-9
-    q = np.empty(level.shape)
-    size = mean[over] / (dispersion[over] - 1.0)
-    q[over] = stats.nbinom.isf(level[over], size, size / (size + mean[over]))
-    q[~over] = stats.poisson.isf(level[~over], mean[~over])
-    return q
+    return _nb_apply(stats.nbinom.isf, stats.poisson.isf, level, mean, dispersion)
 
 
 @lru_cache(maxsize=64)
