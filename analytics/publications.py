@@ -338,6 +338,11 @@ def publish(
                                                      "Importez d'abord un fichier d'agrégats.")
         report(0.95, "Écriture de la publication")
         outcome = record_publication(engine, run)
+        if outcome.ok:  # the veille: its alerts go to the register; a failure is logged, the publication stands
+            report(0.98, "Veille : recherche des hausses inhabituelles")
+            from analytics.veille.publish_hook import after_publication
+
+            after_publication(engine, outcome.number)
     progress(1.0, "Publication terminée" if outcome.ok else "Publication refusée")
     return outcome
 

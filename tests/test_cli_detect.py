@@ -31,9 +31,12 @@ def test_detect_writes_alerts_and_a_french_summary(tmp_path):
     result = run("--input", str(source), "--output", str(output), "--since", "2024-10")
     assert result.returncode == 0, result.stderr
     out = pl.read_csv(output)
-    assert out.columns == ["serie", "periode", "attendu", "seuil", "alerte", "score", "methode"]
+    assert out.columns == ["serie", "periode", "attendu", "seuil", "alerte", "score", "methode", "p_value", "alerte_fdr"]
+    assert set(out["alerte_fdr"].to_list()) <= {0, 1}
+    assert ((out["alerte"] == 1) == (out["p_value"] <= 0.01)).all()  # alerte is the test at alpha on p_value
     assert out.height == 6
     assert out.filter((pl.col("serie") == "A") & (pl.col("periode") == "2024-12"))["alerte"].item() == 1
+    assert out.filter((pl.col("serie") == "A") & (pl.col("periode") == "2024-12"))["alerte_fdr"].item() == 1
     assert "2 séries" in result.stdout and "3 périodes" in result.stdout
     assert "fausses alertes attendues par mois" in result.stdout
 

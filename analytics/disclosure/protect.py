@@ -49,6 +49,7 @@ class ProtectedCube:
             "intervalles_exacts": p.audit.exact_lps,
             "echecs_audit": int(p.audit.failures.size),
             "reparations": p.repairs,
+            "secondaires_rendus": p.given_back,
             "secondes": round(self.seconds, 2),
         }
 

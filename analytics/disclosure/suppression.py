@@ -9,6 +9,8 @@
    gets the cheapest complement among the published cells whose equations bind its maximum
    (non-zero LP duals), else among the cells it shares an equation with (or, for a hidden cell,
    the published cells touching its service-months). Repeated until the audit holds.
+4. On systems small enough for exact intervals (analytics.disclosure.pruning), every secondary
+   the pattern can spare is published again, most informative first; audited again.
 Deterministic: same input, same pattern (costs tie-break on the cell number).
 """
 
@@ -22,6 +24,7 @@ import polars as pl
 from analytics.disclosure.audit import AuditResult, audit
 from analytics.disclosure.cube import Cube
 from analytics.disclosure.levels import GEO_LEVELS, PERIOD_LEVELS, period_expr
+from analytics.disclosure.pruning import affordable, prune
 from analytics.nomenclature import TOTAL_CODE
 
 GEO_WEIGHT = {"service": 1.0, "departement": 2.0, "region": 50.0, "national": 10_000.0}
@@ -38,6 +41,7 @@ class Protection:
     secondary: np.ndarray  # bool per cell
     audit: AuditResult
     repairs: int
+    given_back: int = 0  # secondaries published again by the pruning (small systems)
 
     @property
     def secret(self) -> np.ndarray:
@@ -206,4 +210,14 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         previous = result.failures
         local_pass(eqs, secret, values, cost, k)
         result = audit(cube, secret, k, certified=result.certified, progress=progress)
-    return Protection(k, primary, secret & ~primary, result, repairs)
+    given_back = 0
+    if result.ok and affordable(cube, secret, primary, k):
+        if progress:
+            progress(0.97, "secret : compléments superflus rendus")
+        pruned = prune(cube, secret, primary, cost, k)
+        if (pruned != secret).any():
+            final = audit(cube, pruned, k)
+            if final.ok:  # the block audit agrees with the exact check (it may be stricter)
+                given_back = int((secret & ~pruned).sum())
+                secret, result = pruned, final
+    return Protection(k, primary, secret & ~primary, result, repairs, given_back)

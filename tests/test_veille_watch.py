@@ -1,0 +1,164 @@
+"""The watch of published data: series built per territory x indicator, alerts, false alarm control, secrecy flag."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analytics.veille import severity
+from analytics.veille.quarterly import detect_quarters
+from analytics.veille.watch import ALERT_SCHEMA, CLUSTER, TEMPORAL, territory_series, watch_frame
+
+SOUFFRANCE, VISITES = "situations_souffrance_travail", "visites_demande_medecin"
+# code, département, libellé, type, base monthly count (publication_data.SERVICES, with rps counts large enough)
+SERVICES = (
+    ("DDTM-29", "29", "DDTM du Finistère", "ddtm", 9),
+    ("DM-29", "29", "Direction de la mer du Finistère", "dm", 1),
+    ("DDTM-35", "35", "DDTM d'Ille-et-Vilaine", "ddtm", 7),
+    ("DREAL-BRE", "35", "DREAL Bretagne", "dreal", 2),
+    ("DDT-2A", "2A", "DDT de Corse-du-Sud", "ddt", 6),
+)
+MONTHS = [f"{2021 + (i + 5) // 12}-{(i + 5) % 12 + 1:02d}" for i in range(48)]  # 2021-06 .. 2025-05
+LAST = MONTHS[-1]
+SPIKE = 40  # DDTM-29's souffrance au travail in the last month (about 9 expected)
+COLUMNS = ["periode", "departement", "service", "libelle_service", "type_service", "dimension", "modalite", "effectif"]
+
+
+def veille_frame(spike: bool = True, seed: int = 3) -> pl.DataFrame:
+    """Four years of months for five services: ensemble and two RPS indicators, one spike in the last month."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for periode in MONTHS:
+        for code, dep, label, kind, base in SERVICES:
+            souffrance = int(rng.poisson(max(base, 1)))
+            if spike and code == "DDTM-29" and periode == LAST:
+                souffrance = SPIKE
+            rows += [(periode, dep, code, label, kind, "ensemble", "ensemble", int(rng.poisson(3 * base + 5)) + souffrance),
+                     (periode, dep, code, label, kind, "rps", SOUFFRANCE, souffrance),
+                     (periode, dep, code, label, kind, "rps", VISITES, int(rng.poisson(max(base // 2, 1))))]
+    return pl.DataFrame(rows, schema={c: (pl.Int64 if c == "effectif" else pl.String) for c in COLUMNS}, orient="row")
+
+
+def fine(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.select("periode", "service", "departement", "dimension", "modalite", "effectif")
+
+
+def _alert(result, level, code, modalite=SOUFFRANCE, periode=LAST):
+    found = result.alerts.filter((pl.col("geo_niveau") == level) & (pl.col("geo_code") == code) & (pl.col("kind") == TEMPORAL)
+                                 & (pl.col("modalite") == modalite) & (pl.col("periode") == periode))
+    return found.row(0, named=True) if found.height else None
+
+
+def test_series_cover_every_level_and_services_only_where_their_departement_has_several():
+    series = territory_series(fine(veille_frame()))
+    keys = set(series.select("geo_niveau", "geo_code").unique().iter_rows())
+    assert {("national", "FR"), ("region", "53"), ("region", "94"), ("departement", "29"), ("departement", "35"),
+            ("departement", "2A"), ("service", "DDTM-29"), ("service", "DM-29")} <= keys
+    assert ("service", "DDT-2A") not in keys  # alone in Corse-du-Sud: its series is the département's
+    national = series.filter((pl.col("geo_niveau") == "national") & (pl.col("modalite") == SOUFFRANCE)
+                             & (pl.col("periode") == LAST))["effectif"].item()
+    assert national == veille_frame().filter((pl.col("modalite") == SOUFFRANCE) & (pl.col("periode") == LAST))["effectif"].sum()
+    assert "ensemble" not in set(series["dimension"])
+
+
+def test_the_spike_is_an_alert_at_every_level_that_contains_it():
+    result = watch_frame(fine(veille_frame()), published=set(), replicates=99)
+    for level, code in (("service", "DDTM-29"), ("departement", "29"), ("region", "53"), ("national", "FR")):
+        alert = _alert(result, level, code)
+        assert alert is not None, (level, code)
+        assert alert["observe"] > alert["seuil"] and alert["p_value"] < 0.01
+        assert alert["gravite"] in severity.BANDS
+    assert _alert(result, "service", "DDTM-29")["gravite"] == severity.VERY_STRONG  # 40 for about 9 expected
+    assert _alert(result, "departement", "35") is None and _alert(result, "departement", "2A") is None
+    assert result.alerts.columns == list(ALERT_SCHEMA)
+    assert result.alerts["signature"].n_unique() == result.alerts.height
+
+
+def test_without_spike_no_alert_and_the_expected_false_alerts_are_told():
+    result = watch_frame(fine(veille_frame(spike=False)), published=set(), replicates=99)
+    assert result.alerts.filter(pl.col("periode") == LAST).height == 0
+    assert result.months_evaluated == 12 and (result.period_min, result.period_max) == ("2024-06", LAST)
+    tests_per_month = result.monthly_series + result.quarterly_series / 3
+    assert result.monthly_series > 0
+    assert result.expected_false_alerts == pytest.approx(0.01 * tests_per_month)
+    assert result.expected_false_alerts_fdr <= 0.05 * (result.alert_count / 12 + result.cluster_count) + 1e-12
+
+
+def test_benjamini_hochberg_keeps_false_alerts_far_below_alpha_times_series():
+    """Hundreds of stationary Poisson series: per-series tests would give several false alerts a month; BH nearly none."""
+    rng = np.random.default_rng(11)
+    deps = [f"{d:02d}" for d in range(1, 96) if d != 20][:60]
+    rows = [(m, f"S-{d}", d, "problematique", f"p{j}", int(rng.poisson(6))) for m in MONTHS for d in deps for j in range(5)]
+    frame = pl.DataFrame(rows, schema=["periode", "service", "departement", "dimension", "modalite", "effectif"], orient="row")
+    result = watch_frame(frame, published=set(), replicates=99)
+    temporal = result.alerts.filter(pl.col("kind") == TEMPORAL)
+    assert result.expected_false_alerts > 3  # (nation, régions, 60 départements) x 5 indicators, at 1 %
+    assert temporal.height / result.months_evaluated < 1.0
+
+
+def test_sparse_series_are_watched_by_quarter():
+    rng = np.random.default_rng(5)
+    rows = []
+    for m in MONTHS:
+        count = 4 if m in ("2025-01", "2025-02", "2025-03") else int(rng.poisson(0.3))
+        rows.append((m, "DDTM-29", "29", "rps", SOUFFRANCE, count))
+    frame = pl.DataFrame(rows, schema=["periode", "service", "departement", "dimension", "modalite", "effectif"], orient="row")
+    result = watch_frame(frame, published=set(), replicates=99)
+    assert result.quarterly_series > 0 and result.monthly_series == 0
+    quarter = result.alerts.filter((pl.col("periode_niveau") == "trimestre") & (pl.col("periode") == "2025-T1"))
+    assert quarter.height >= 1 and set(quarter["debut"]) == {"2025-01"} and set(quarter["fin"]) == {"2025-03"}
+    # April and May do not make a complete quarter: never tested
+    assert not result.alerts.filter(pl.col("periode") == "2025-T2").height
+
+
+def test_quarterly_detector_flags_a_high_quarter_against_the_same_quarters_before():
+    rng = np.random.default_rng(2)
+    grid = rng.poisson(4, (50, 16)).astype(float)
+    grid[0, 15] = 25
+    expected, threshold, alarm, p_value, method = detect_quarters(grid, 15, 0.01)
+    assert method == "trimestrielle" and alarm[0] and p_value[0] < 1e-4
+    assert alarm[1:].mean() < 0.06 and np.all(expected > 2) and np.all(threshold >= expected)
+    _, _, _, _, short = detect_quarters(grid, 5, 0.01)
+    assert short == "ears"
+
+
+def test_secret_flag_follows_the_published_cells():
+    frame = fine(veille_frame())
+    result = watch_frame(frame, published=set(), replicates=99)
+    assert result.alerts["secret"].all()
+    national = ("national", "FR", "mois")
+    published = {(*national, m, "rps", SOUFFRANCE) for m in MONTHS}
+    result = watch_frame(frame, published=published, replicates=99)
+    assert not _alert(result, "national", "FR")["secret"]
+    assert _alert(result, "departement", "29")["secret"]
+    # the month before counts too: without it the alert rests on a figure nobody sees
+    result = watch_frame(frame, published=published - {(*national, MONTHS[-2], "rps", SOUFFRANCE)}, replicates=99)
+    assert _alert(result, "national", "FR")["secret"]
+
+
+def test_severity_bands_need_both_a_small_p_value_and_a_large_ratio():
+    assert severity.band(1e-6, 40, 9) == severity.VERY_STRONG
+    assert severity.band(1e-6, 1100, 1000) == severity.MODERATE  # significant but a 10 % rise
+    assert severity.band(5e-3, 8, 2) == severity.MODERATE  # a large ratio, only just significant
+    assert severity.band(5e-4, 16, 10) == severity.STRONG
+    assert severity.label(severity.VERY_STRONG) == "très forte"
+
+
+def test_a_cluster_of_neighbouring_departements_is_found():
+    rng = np.random.default_rng(8)
+    deps = ("29", "22", "56", "35", "50", "53", "44", "49", "72", "61", "14", "85", "79", "86", "37", "41")
+    rows = []
+    for m in MONTHS:
+        for d in deps:
+            count = int(rng.poisson(8))
+            if d in ("29", "22", "56") and m in MONTHS[-2:]:
+                count = int(rng.poisson(8 * 2.2))
+            rows.append((m, f"S-{d}", d, "rps", SOUFFRANCE, count))
+    frame = pl.DataFrame(rows, schema=["periode", "service", "departement", "dimension", "modalite", "effectif"], orient="row")
+    result = watch_frame(frame, published=set(), replicates=199)
+    clusters = result.alerts.filter(pl.col("kind") == CLUSTER)
+    assert clusters.height >= 1
+    best = clusters.row(0, named=True)
+    assert set(best["zones"].split(",")) & {"29", "22", "56"} and best["fin"] == LAST and best["secret"]
+    assert result.cluster_count == clusters.height
