@@ -269,7 +269,7 @@ def _alpha_value(text: str) -> float:
 
 
 def cmd_detect(args) -> int:
-    from analytics.veille.detect import LEGACY_COLUMNS, detect_series
+    from analytics.veille.detect import OUTPUT_COLUMNS, detect_series
     from analytics.veille.io import PERIOD, SeriesInputError, read_series_csv
     from analytics.veille.multiple import expected_false_alerts
 
@@ -286,13 +286,45 @@ def cmd_detect(args) -> int:
         _err(f"Fichier refusé : {exc}")
         return EXIT_REFUSED
     alerts = detect_series(frame, since=args.since, alpha=args.alpha)
-    alerts.select(LEGACY_COLUMNS).write_csv(args.output)  # the file keeps its columns; p_value, alerte_fdr not written
+    alerts.select(OUTPUT_COLUMNS).write_csv(args.output)  # p_value: the test's; alerte_fdr: Benjamini-Hochberg per month
     n_series = alerts["serie"].n_unique()
     n_periods = alerts["periode"].n_unique()
     n_alerts = int(alerts["alerte"].sum())
+    n_fdr = int(alerts["alerte_fdr"].sum())
     print(f"Alertes écrites dans {args.output} : {fr_int(n_series)} séries, {fr_int(n_periods)} périodes, "
           f"{fr_int(n_alerts)} alertes ; fausses alertes attendues par mois : "
-          f"{fr_float(expected_false_alerts(args.alpha, n_series), 1)} (alpha {fr_float(args.alpha, 3)}).")
+          f"{fr_float(expected_false_alerts(args.alpha, n_series), 1)} (alpha {fr_float(args.alpha, 3)}) ; "
+          f"{fr_int(n_fdr)} alertes après contrôle du taux de fausses découvertes (colonne alerte_fdr).")
+    return EXIT_OK
+
+
+def cmd_report(args) -> int:
+    from analytics.report_jobs import ReportRequest, make, parse_services
+    from analytics.reports.builders import ReportError
+    from analytics.views import ViewError
+
+    services = parse_services(args.service)
+    if args.type == "bilan-regional" and not args.region:
+        _err("Le bilan régional demande une région : --region CODE (ex. 53 pour la Bretagne).")
+        return EXIT_REFUSED
+    if args.type == "fiche-f3sct" and not services:
+        _err("La fiche F3SCT demande au moins un service : --service CODE [CODE ...].")
+        return EXIT_REFUSED
+    request = ReportRequest(args.type, args.year, region=args.region if args.type == "bilan-regional" else None,
+                            services=services if args.type == "fiche-f3sct" else ())
+    try:
+        data = make(request, args.format, progress=_progress)
+    except (ReportError, ViewError) as exc:
+        _err(f"Rapport refusé : {exc}")
+        return EXIT_REFUSED
+    output = Path(args.output)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_bytes(data)
+    except OSError as exc:
+        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+        return EXIT_REFUSED
+    print(f"Rapport écrit dans {output} ({fr_int(len(data) // 1024)} Kio).")
     return EXIT_OK
 
 
@@ -351,8 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="mesures de performance")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.add_argument("--rows", type=int, default=1_000_000, help="taille du fichier d'import mesuré (1 000 000 par défaut)")
-    p.add_argument("--parts", default="import,secret,veille", help="parties mesurées : import, secret, veille (toutes par défaut)")
-    p.add_argument("--secret-scope", metavar="REGION", help="limiter la mesure du secret à une région (code, ex. 53)")
+    p.add_argument("--parts", default="import,secret,veille", help="parties mesurées : import, secret, published-sets (ensembles publiés candidats), veille, pages "
+                   "(import, secret, veille par défaut)")
+    p.add_argument("--secret-scope", metavar="REGIONS",
+                   help="limiter la mesure du secret à une ou plusieurs régions (codes séparés par des virgules, ex. 53 ou 53,44)")
     p.add_argument("--secret-tables", type=int, default=10, help="nombre de petites tables comparées à l'optimum (10)")
     p.set_defaults(func=cmd_bench)
 
@@ -362,6 +396,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="AAAA-MM", help="premier mois examiné (par défaut : le dernier mois du fichier)")
     p.add_argument("--alpha", type=_alpha_value, default=0.01, help="risque de fausse alerte par série et par mois (0,01 par défaut)")
     p.set_defaults(func=cmd_detect)
+
+    p = sub.add_parser("report", help="produire un rapport (bilan régional, synthèse nationale, fiche F3SCT) en DOCX, PDF ou XLSX")
+    p.add_argument("--type", required=True, choices=("bilan-regional", "synthese-nationale", "fiche-f3sct"))
+    p.add_argument("--year", required=True, type=int, metavar="AAAA", help="année du rapport")
+    p.add_argument("--region", metavar="CODE", help="code de la région (bilan régional), ex. 53")
+    p.add_argument("--service", nargs="+", metavar="CODE", help="code d'un ou plusieurs services (fiche F3SCT)")
+    p.add_argument("--format", required=True, choices=("docx", "pdf", "xlsx"))
+    p.add_argument("--output", required=True, metavar="FICHIER")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

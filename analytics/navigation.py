@@ -30,6 +30,8 @@ PAGES = (
     PageSpec("pages/territoires.py", "Territoires", ":material/map:", "Observatoire", shares_filters=True),
     PageSpec("pages/tendances.py", "Tendances", ":material/show_chart:", "Observatoire", shares_filters=True),
     PageSpec("pages/indicateurs_rps.py", "Indicateurs RPS", ":material/health_and_safety:", "Observatoire", shares_filters=True),
+    PageSpec("pages/veille_rps.py", "Veille RPS", ":material/notifications_active:", "Observatoire", shares_filters=True),
+    PageSpec("pages/rapports.py", "Rapports", ":material/description:", "Rapports"),
     PageSpec("pages/import_donnees.py", "Import des données", ":material/upload_file:", "Administration", ("admin",)),
 )
 

@@ -164,6 +164,86 @@ publication_headcount = sa.Table(
     sa.Column("effectif_agents", sa.Integer, nullable=False),
 )
 
+# Veille (migration 0004, analytics.veille.register): one watch run per publication, its alerts with their
+# evidence (computed on raw series: never displayed as such), and the qualification history of each alert.
+# The history follows an alert's `signature` (kind, territory, indicator, period) from publication to publication.
+alert_run = sa.Table(
+    "alert_run",
+    metadata,
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # faite | echec
+    sa.Column("message", sa.Text),
+    sa.Column("period_min", sa.String(7)),  # first and last month evaluated
+    sa.Column("period_max", sa.String(7)),
+    sa.Column("series_count", sa.Integer, nullable=False),
+    sa.Column("monthly_series", sa.Integer, nullable=False),
+    sa.Column("quarterly_series", sa.Integer, nullable=False),
+    sa.Column("unwatched_series", sa.Integer, nullable=False),
+    sa.Column("alpha", sa.Float, nullable=False),
+    sa.Column("fdr_q", sa.Float, nullable=False),
+    sa.Column("expected_false_alerts", sa.Float, nullable=False),  # per month, every series tested at alpha
+    sa.Column("expected_false_alerts_fdr", sa.Float, nullable=False),  # per month, bound under Benjamini-Hochberg
+    sa.Column("alert_count", sa.Integer, nullable=False),
+    sa.Column("cluster_count", sa.Integer, nullable=False),
+    sa.Column("seconds", sa.Float, nullable=False),
+)
+
+alert = sa.Table(
+    "alert",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), nullable=False, index=True),
+    sa.Column("signature", sa.String(400), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # temporelle | grappe
+    sa.Column("geo_niveau", sa.String(12), nullable=False),
+    sa.Column("geo_code", sa.String(255), nullable=False),  # a grappe: its départements, comma-separated
+    sa.Column("zones", sa.Text),  # a grappe's départements (comma-separated); NULL for a temporal alert
+    sa.Column("dimension", sa.String(40), nullable=False),
+    sa.Column("modalite", sa.String(64), nullable=False),
+    sa.Column("periode_niveau", sa.String(10), nullable=False),  # mois | trimestre
+    sa.Column("periode", sa.String(7), nullable=False),  # YYYY-MM or YYYY-Tn
+    sa.Column("debut", sa.String(7), nullable=False),  # first and last month the evidence covers
+    sa.Column("fin", sa.String(7), nullable=False),
+    sa.Column("methode", sa.String(20), nullable=False),
+    sa.Column("observe", sa.Float, nullable=False),
+    sa.Column("attendu", sa.Float, nullable=False),
+    sa.Column("seuil", sa.Float),
+    sa.Column("p_value", sa.Float, nullable=False),
+    sa.Column("gravite", sa.String(12), nullable=False),  # moderee | forte | tres_forte
+    sa.Column("secret", sa.Boolean, nullable=False),  # touches a secret or unpublished cell: categorical display only
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("publication_id", "signature", name="uq_alert_publication_signature"),
+)
+
+alert_qualification = sa.Table(
+    "alert_qualification",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alert.id"), nullable=False, index=True),
+    sa.Column("signature", sa.String(400), nullable=False, index=True),
+    sa.Column("etat", sa.String(16), nullable=False),  # a_examiner | confirmee | suivie | close | fausse_alerte
+    sa.Column("commentaire", sa.Text, nullable=False),
+    sa.Column("auteur", sa.String(120), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Reports (migration 0005, analytics.report_comments): the comment a CTSS writes for a report, kept with the
+# publication it comments. Every save is a new row (who, when); the latest row of a key is the comment in force.
+report_comment = sa.Table(
+    "report_comment",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), nullable=False),
+    sa.Column("report_type", sa.String(24), nullable=False),  # bilan-regional | synthese-nationale | fiche-f3sct
+    sa.Column("territory", sa.String(600), nullable=False),  # région code, FR, or sorted service codes (comma-separated)
+    sa.Column("annee", sa.Integer, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("author", sa.String(120), nullable=False),
+    sa.Column("saved_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_report_comment_key", "report_type", "territory", "annee", "publication_id"),
+)
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 

@@ -108,8 +108,9 @@ def test_import_page_rolls_back_a_batch():
 @pytest.mark.parametrize("page", sorted(p.name for p in (ROOT / "pages").glob("*.py")))
 def test_every_page_file_starts_with_its_guard(page):
     """streamlit-notes §0.1: a first deep link may run a page without app.py."""
-    source = (ROOT / "pages" / page).read_text(encoding="utf-8")
-    code = [line for line in source.splitlines() if line.strip() and not line.startswith(("#", '"""'))]
-    body = [line for line in code if not line.lstrip().startswith('"')]
-    assert body[0] == "from analytics.auth import require"
-    assert body[1] == "user = require(__file__)"
+    import ast
+
+    tree = ast.parse((ROOT / "pages" / page).read_text(encoding="utf-8"))
+    body = tree.body[1:] if ast.get_docstring(tree) is not None else tree.body
+    assert ast.unparse(body[0]) == "from analytics.auth import require"
+    assert ast.unparse(body[1]) == "user = require(__file__)"

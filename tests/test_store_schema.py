@@ -46,6 +46,8 @@ def test_metadata_declares_the_expected_tables():
     assert EXPECTED_TABLES == {
         "import_batch", "service", "aggregate", "aggregate_replaced", "headcount", "headcount_replaced",
         "publication", "publication_year", "publication_cell", "publication_headcount",
+        "alert_run", "alert", "alert_qualification",
+        "report_comment",
     }
 
 
