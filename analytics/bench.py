@@ -30,7 +30,7 @@ import polars as pl
 
 from analytics.formatting import fr_float, fr_int, fr_pct, plural
 
-PARTS = ("import", "secret", "veille")
+PARTS = ("import", "secret", "published-sets", "veille", "pages")
 VEILLE_REPLICATES, VEILLE_SEED, VEILLE_ALPHA = 10, 2013, 0.01
 SECRET_K = 5
 SECRET_YEAR_END = "2025-12"  # one calendar year of the demo: publications are per year
@@ -193,13 +193,14 @@ def measure_secret_ratio(count: int = RATIO_TABLES, seed: int = RATIO_SEED) -> l
 
 
 def secret_demo_input(scope: str | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One calendar year of the national demo (or of one région): fine rows and services."""
+    """One calendar year of the national demo (or of some régions, codes separated by commas): fine rows and services."""
     from analytics.demo import generate
     from analytics.referentials import departement_region
 
     frame = generate(years=1, seed=7, end=SECRET_YEAR_END).aggregates
     if scope is not None:
-        deps = [d for d, r in departement_region().items() if r == scope]
+        regions = set(scope.split(","))
+        deps = [d for d, r in departement_region().items() if r in regions]
         frame = frame.filter(pl.col("departement").is_in(deps))
         if frame.is_empty():
             raise ValueError(f"aucun service de démonstration dans la région « {scope} »")
@@ -207,7 +208,49 @@ def secret_demo_input(scope: str | None = None) -> tuple[pl.DataFrame, pl.DataFr
     return frame.select("periode", "service", "dimension", "modalite", "effectif"), services
 
 
-def secret_demo_child(scope: str | None = None) -> None:
+# The levels users look at (pages, bilans, fiches): the information a published set keeps there is
+# the share of their non-zero cells that are published, hidden cells counting as lost.
+VIEWED_LEVELS = (("national", "mois"), ("national", "trimestre"), ("national", "annee"), ("region", "trimestre"),
+                 ("region", "annee"), ("departement", "annee"), ("service", "annee"))
+_DETAILED = "[ensemble, axe, prevention, mode, categorie, public, rps]"
+PUBLISHED_SET_CANDIDATES = {
+    "défaut": None,  # DEFAULT_RULES
+    "services et départements sans problématiques ni origines": f"""
+- {{geo: national, periode: [mois, trimestre, annee]}}
+- {{geo: region, periode: [trimestre, annee]}}
+- {{geo: departement, periode: [annee], dimensions: {_DETAILED}}}
+- {{geo: service, periode: [annee], dimensions: {_DETAILED}}}
+""",
+    "services sans problématiques ni origines": f"""
+- {{geo: national, periode: [mois, trimestre, annee]}}
+- {{geo: region, periode: [trimestre, annee]}}
+- {{geo: departement, periode: [annee]}}
+- {{geo: service, periode: [annee], dimensions: {_DETAILED}}}
+""",
+    "régions par année seulement": """
+- {geo: national, periode: [mois, trimestre, annee]}
+- {geo: region, periode: [annee]}
+- {geo: departement, periode: [annee]}
+- {geo: service, periode: [annee]}
+""",
+}
+
+
+def information_kept(protected) -> dict[str, float]:
+    """Share of the non-zero cells of each viewed level that a protected cube publishes, and over all of them."""
+    cells = protected.cube.cells.with_columns(
+        (pl.col("publiable") & ~pl.Series(protected.protection.secret)).alias("shown"))
+    out, shown_total, total = {}, 0, 0
+    for geo, period in VIEWED_LEVELS:
+        level = cells.filter((pl.col("geo_niveau") == geo) & (pl.col("periode_niveau") == period) & (pl.col("valeur") > 0))
+        shown = int(level["shown"].sum())
+        out[f"{geo} × {period}"] = shown / max(1, level.height)
+        shown_total, total = shown_total + shown, total + level.height
+    out["ensemble des niveaux consultés"] = shown_total / max(1, total)
+    return out
+
+
+def secret_demo_child(scope: str | None = None, rules: str | None = None) -> None:
     """Run in the measuring subprocess: protect and audit, print the figures as JSON on stdout."""
     from analytics.disclosure.protect import protect_cells
     from analytics.disclosure.published_set import DEFAULT_RULES, parse_published_set
@@ -215,10 +258,21 @@ def secret_demo_child(scope: str | None = None) -> None:
 
     fine, services = secret_demo_input(scope)
     # The default published set itself, whatever VIGIE_PUBLISHED_SET says in this shell.
-    protected = protect_cells(fine, services, default_nomenclature(), parse_published_set(DEFAULT_RULES), SECRET_K)
+    protected = protect_cells(fine, services, default_nomenclature(), parse_published_set(rules or DEFAULT_RULES), SECRET_K)
     summary = protected.summary()
-    summary.update(secondes=protected.seconds, audit_ok=bool(protected.protection.audit.ok), services=services.height)
+    summary.update(secondes=protected.seconds, audit_ok=bool(protected.protection.audit.ok), services=services.height,
+                   conservee=information_kept(protected))
     print(json.dumps(summary))
+
+
+def _run_secret_child(scope: str | None, rules: str | None = None) -> tuple[dict, float]:
+    code = f"from analytics.bench import secret_demo_child; secret_demo_child({scope!r}, {rules!r})"
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"le masquage mesuré a échoué : {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1]), wall
 
 
 def _scope_label(scope: str | None) -> str:
@@ -226,20 +280,17 @@ def _scope_label(scope: str | None) -> str:
         return "année nationale"
     from analytics.referentials import region_names
 
-    return f"région {scope} ({region_names().get(scope, 'inconnue')}), une année"
+    regions = scope.split(",")
+    names = ", ".join(f"{r} ({region_names().get(r, 'inconnue')})" for r in regions)
+    return f"{'régions' if len(regions) > 1 else 'région'} {names}, une année"
 
 
 def measure_secret_demo(scope: str | None = None) -> list[Measure]:
-    code = f"from analytics.bench import secret_demo_child; secret_demo_child({scope!r})"
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"le masquage mesuré a échoué : {done.stderr[-2000:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    figures, wall = _run_secret_child(scope)
     what = f"Secret, {_scope_label(scope)}"
     national = scope is None
     seconds = figures["secondes"]
+    kept = figures["conservee"]
     return [
         Measure("secret_national_cells", f"{what} : cellules publiables ({plural(figures['services'], 'service')})",
                 figures["cellules_publiables"], "cellules"),
@@ -252,7 +303,30 @@ def measure_secret_demo(scope: str | None = None) -> list[Measure]:
         Measure("secret_national_secondary", f"{what} : secrets secondaires", figures["secrets_secondaires"], "cellules"),
         Measure("secret_national_audit_ok", f"{what} : audit", 1.0 if figures["audit_ok"] else 0.0, "audit",
                 "réussi", bool(figures["audit_ok"])),
+        *[Measure(f"secret_kept_{i}", f"{what} : non nulles publiées, {level}", share, "part")
+          for i, (level, share) in enumerate(kept.items())],
     ]
+
+
+def measure_published_sets(scope: str | None = None) -> list[Measure]:
+    """Each candidate published set on the same demo year: information kept at the viewed levels, cost, time."""
+    out = []
+    for name, rules in PUBLISHED_SET_CANDIDATES.items():
+        figures, _ = _run_secret_child(scope, rules)
+        what = f"Ensemble publié « {name} », {_scope_label(scope)}"
+        kept = figures["conservee"]
+        out += [
+            Measure(f"published_set_{name}_kept", f"{what} : non nulles publiées aux niveaux consultés",
+                    kept["ensemble des niveaux consultés"], "part"),
+            *[Measure(f"published_set_{name}_kept_{level}", f"{what} : non nulles publiées, {level}", share, "part")
+              for level, share in kept.items() if level != "ensemble des niveaux consultés"],
+            Measure(f"published_set_{name}_secondary_share", f"{what} : part des non nulles en secret secondaire",
+                    figures["part_secondaire_non_nulles"], "part"),
+            Measure(f"published_set_{name}_seconds", f"{what} : masquage et audit", figures["secondes"], "s"),
+            Measure(f"published_set_{name}_audit_ok", f"{what} : audit", 1.0 if figures["audit_ok"] else 0.0, "audit",
+                    "réussi", bool(figures["audit_ok"])),
+        ]
+    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -280,6 +354,11 @@ def measure_veille(replicates: int = VEILLE_REPLICATES, seed: int = VEILLE_SEED,
     started = time.perf_counter()
     detect_series(frame, since=periods[-24], alpha=alpha)
     detect_seconds = time.perf_counter() - started
+    from analytics.demo import generate
+    from analytics.veille.watch import watch_frame
+
+    demo = generate(years=5).aggregates  # every series of the 5-year national demo, as a publication watches them
+    watched = watch_frame(demo, published=set(), alpha=alpha)
     return [
         Measure("veille_fpr", f"{what} : taux de fausses alarmes", sim["fpr"], "part", "≤ 1 %", sim["fpr"] <= 0.01),
         Measure("veille_pod", f"{what} : probabilité de détection", sim["pod"], "part", "≥ 50 %", sim["pod"] >= 0.5),
@@ -287,7 +366,152 @@ def measure_veille(replicates: int = VEILLE_REPLICATES, seed: int = VEILLE_SEED,
         Measure("veille_simulation_seconds", f"{what} : durée", sim_seconds, "s"),
         Measure("veille_detect_seconds", f"Veille : détection sur {series} séries × {months} mois", detect_seconds, "s",
                 "< 60 s", detect_seconds < 60),
+        Measure("veille_watch_seconds", f"Veille de la démonstration nationale sur 5 ans ({fr_int(watched.series_count)} séries, "
+                f"{fr_int(watched.months_evaluated)} mois, grappes comprises)", watched.seconds, "s", "< 60 s", watched.seconds < 60),
+        Measure("veille_watch_alerts", "Veille de la démonstration : alertes (après Benjamini-Hochberg)", watched.alert_count, "alertes"),
+        Measure("veille_expected_false_alerts", "Veille de la démonstration : fausses alertes attendues par mois sans contrôle "
+                f"(α × {fr_int(round(watched.monthly_series + watched.quarterly_series / 3))} tests)", watched.expected_false_alerts,
+                "alertes/mois"),
+        Measure("veille_expected_false_alerts_fdr", "Veille de la démonstration : fausses alertes attendues par mois, au plus, "
+                "avec Benjamini-Hochberg", watched.expected_false_alerts_fdr, "alertes/mois"),
     ]
+
+
+# --------------------------------------------------------------------------- pages: server time of a filter change
+
+
+PAGES_GOAL_MS = 200.0
+PAGES_RUNS = 5  # filter changes measured per page and scope (the median is reported)
+PAGES_DEMO_REGION, PAGES_DEMO_YEARS = "53", 2  # the demo published when VIGIE_DATA_DIR holds no publication
+# page -> (title, key of the selectbox changed between two measured runs)
+PAGE_FILTERS = {
+    "vue_ensemble": ("Vue d'ensemble", "f_periode"),
+    "problematiques": ("Problématiques", "p_annee"),
+    "axes_modes": ("Axes et modes d'intervention", "f_periode"),
+    "territoires": ("Territoires", "m_annee"),
+    "tendances": ("Tendances", "f_periode"),
+    "indicateurs_rps": ("Indicateurs RPS", "f_periode"),
+}
+
+
+def _has_publication() -> bool:
+    """Whether the store of this environment (VIGIE_DATA_DIR / VIGIE_DATABASE_URL) holds a publication in force,
+    without creating a database where there is none."""
+    from analytics.settings import get_settings
+
+    settings = get_settings()
+    if settings.is_sqlite and not (settings.data_dir / "vigie.sqlite").is_file():
+        return False
+    from analytics.views import latest_publication
+
+    return latest_publication() is not None
+
+
+def publish_pages_demo(region: str = PAGES_DEMO_REGION, years: int = PAGES_DEMO_YEARS) -> str:
+    """Load and publish the demo of one région over `years` years in this environment's store; returns its description."""
+    import io
+
+    from analytics import store
+    from analytics.demo import generate
+    from analytics.ingest import import_bytes
+    from analytics.nomenclature import default_nomenclature
+    from analytics.publications import publish
+    from analytics.referentials import departement_region, region_names
+
+    data = generate(years=years, seed=2026, end=SECRET_YEAR_END)  # whole calendar years (publications are per year)
+    deps = [d for d, r in departement_region().items() if r == region]
+    engine, nomenclature = store.get_engine(), default_nomenclature()
+    for name, frame in (("agregats.csv", data.aggregates), ("effectifs.csv", data.headcounts)):
+        buffer = io.BytesIO()
+        frame.filter(pl.col("departement").is_in(deps)).write_csv(buffer, separator=";")
+        report = import_bytes(buffer.getvalue(), name, engine, nomenclature, author="bench", source="demo")
+        if not report.ok:
+            raise RuntimeError("; ".join(report.issue_lines(limit=3)))
+    if not publish("bench", engine=engine).ok:
+        raise RuntimeError("la publication de la démonstration a échoué")
+    return f"démo région {region} ({region_names().get(region, '?')}), {plural(years, 'an')}, publiée pour la mesure"
+
+
+def _describe_publication() -> str:
+    from analytics.views import latest_publication, service_directory
+
+    p = latest_publication()
+    return (f"publication n° {p.number} de VIGIE_DATA_DIR, {p.period_min} à {p.period_max}, "
+            f"{plural(service_directory().height, 'service')}")
+
+
+def _pages_scopes() -> list[tuple[str, str]]:
+    """(scope, role) measured: France, the région with the most services, one of its services."""
+    from analytics.views import service_directory
+
+    directory = service_directory()
+    scopes = [("FR", "national")]
+    if directory.height:
+        region = directory.group_by("region").len().sort("len", "region", descending=[True, False])["region"][0]
+        scopes += [(region, "regional"), (directory.filter(pl.col("region") == region)["code"][0], "local")]
+    return scopes
+
+
+def pages_child(runs: int, demo: bool = False) -> None:
+    """Run in the measuring subprocess: time each page's script run after a filter change (AppTest), print JSON."""
+    from streamlit.testing.v1 import AppTest
+
+    described = publish_pages_demo() if demo else _describe_publication()
+    root = Path(__file__).resolve().parent.parent
+    timings: dict[str, dict[str, list[float]]] = {}
+    for scope, role in _pages_scopes():
+        os.environ["VIGIE_DEFAULT_SCOPE"], os.environ["VIGIE_DEFAULT_ROLE"] = scope, role
+        for page, (_, key) in PAGE_FILTERS.items():
+            at = AppTest.from_file(str(root / "pages" / f"{page}.py"), default_timeout=900)
+            at.run()  # the first visit (publication read, caches filled) is not a filter change
+            if at.exception:
+                raise RuntimeError(f"{page} ({scope}) : {at.exception[0].value}")
+            count = len(at.selectbox(key=key).options)
+            position = at.selectbox(key=key).index or 0
+            seconds = []
+            for _ in range(runs):  # a different value each time, among the first four (2 years: one, the other, ...)
+                position = (position + 1) % min(count, 4) if count > 1 else position
+                at.selectbox(key=key).select_index(position)
+                began = time.perf_counter()
+                at.run()
+                seconds.append(time.perf_counter() - began)
+                if at.exception:
+                    raise RuntimeError(f"{page} ({scope}) : {at.exception[0].value}")
+            timings.setdefault(page, {})[scope] = seconds
+    print(json.dumps({"data": described, "pages": timings}))
+
+
+def measure_pages(runs: int | None = None) -> list[Measure]:
+    """Server time of each dashboard page after a filter change, on the publication of VIGIE_DATA_DIR when there is
+    one, else on a small demo published for the purpose in a temporary store. One measure per page: the
+    median over `runs` filter changes, for the slowest of the scopes measured (France, a région, a service)."""
+    import statistics
+
+    runs = PAGES_RUNS if runs is None else runs
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-pages-") as folder:
+        demo = not _has_publication()
+        env = dict(os.environ)
+        if demo:
+            env["VIGIE_DATA_DIR"] = folder
+            env.pop("VIGIE_DATABASE_URL", None)
+        print("Pages : " + ("aucune publication dans VIGIE_DATA_DIR, publication d'une petite démonstration "
+                            f"(région {PAGES_DEMO_REGION}, {plural(PAGES_DEMO_YEARS, 'an')})…" if demo else
+                            "mesure sur la publication en vigueur de VIGIE_DATA_DIR…"), file=sys.stderr)
+        code = f"from analytics.bench import pages_child; pages_child({int(runs)}, {demo})"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"la mesure des pages a échoué : {done.stderr[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"Pages : données mesurées : {result['data']}", file=sys.stderr)
+    measures = []
+    for page, (title, _) in PAGE_FILTERS.items():
+        medians = {scope: statistics.median(times) * 1000 for scope, times in result["pages"][page].items()}
+        worst = max(medians, key=medians.get)
+        scopes = ", ".join(f"{scope} {fr_int(round(ms))}" for scope, ms in medians.items())
+        measures.append(Measure(
+            f"pages_{page}_ms", f"Pages ({result['data']}) : {title}, changement de filtre (médiane ; {scopes} ms)",
+            medians[worst], "ms", f"< {fr_int(PAGES_GOAL_MS)} ms", medians[worst] < PAGES_GOAL_MS))
+    return measures
 
 
 def _fmt(m: Measure) -> str:
@@ -320,9 +544,14 @@ def run_bench(as_json: bool = False, rows: int = 1_000_000, parts: tuple[str, ..
         measures += measure_secret_ratio(secret_tables)
         print(f"Secret : masquage et audit de la démonstration, {_scope_label(secret_scope)}…", file=sys.stderr)
         measures += measure_secret_demo(secret_scope)
+    if "published-sets" in parts:
+        print(f"Secret : ensembles publiés candidats, {_scope_label(secret_scope)}…", file=sys.stderr)
+        measures += measure_published_sets(secret_scope)
     if "veille" in parts:
         print("Veille : simulation d'évaluation et vitesse de détection…", file=sys.stderr)
         measures += measure_veille()
+    if "pages" in parts:
+        measures += measure_pages()
     if as_json:
         print(json.dumps([asdict(m) for m in measures], ensure_ascii=False, indent=2))
         return 0

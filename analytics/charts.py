@@ -2,8 +2,8 @@
 
 Every builder projects its frame to exactly the columns it encodes (plus tooltip columns) before
 building the chart: whatever reaches a chart is sent to the browser (notes Streamlit §0.2).
-Secrets (`statut == 's'`, `valeur` null) are gaps in lines, grey areas with a dashed outline on
-maps, grey cells reading `s` in heatmaps and `s` labels in bar charts; the legend or subtitle says
+Secrets (`statut == 's'`, `valeur` null) are gaps in lines, grey hatched areas with a dark outline
+on maps, grey cells reading `s` in heatmaps and `s` labels in bar charts; the legend or subtitle says
 « s : secret statistique ». Colours are colour-blind safe (Okabe-Ito, 'blues'), and nothing is
 told by colour alone (labels, tooltips, dashed lines and shapes).
 
@@ -15,6 +15,7 @@ formats resolved with the French locale written into each chart's `config.locale
 from __future__ import annotations
 
 import copy
+import hashlib
 from functools import lru_cache
 
 import altair as alt
@@ -320,11 +321,40 @@ def rewind(geometry: dict) -> dict:
     return geometry
 
 
+MAP_DECIMALS = 3  # about 100 m: a national map shows 2 km a pixel, and the spec sent to the browser halves
+
+
+def _rounded(geometry: dict, decimals: int = MAP_DECIMALS) -> dict:
+    """A (Multi)Polygon with coordinates rounded, repeated points dropped; rings that collapse are dropped
+    (tiny islands), and the geometry is kept as it was if nothing would remain."""
+    def ring(points: list) -> list | None:
+        out: list = []
+        for x, y, *_ in points:
+            point = [round(x, decimals), round(y, decimals)]
+            if not out or out[-1] != point:
+                out.append(point)
+        if out[0] != out[-1]:
+            out.append(out[0])
+        return out if len(out) >= 4 else None
+
+    def polygon(rings: list) -> list | None:
+        kept = [ring(r) for r in rings]
+        return None if kept[0] is None else [r for r in kept if r is not None]
+
+    if geometry["type"] == "Polygon":
+        rounded = polygon(geometry["coordinates"])
+        return {"type": "Polygon", "coordinates": rounded} if rounded else geometry
+    if geometry["type"] == "MultiPolygon":
+        parts = [p for p in (polygon(rings) for rings in geometry["coordinates"]) if p]
+        return {"type": "MultiPolygon", "coordinates": parts} if parts else geometry
+    return geometry
+
+
 @lru_cache(maxsize=2)
 def _features(level: str) -> tuple:
-    """Features of the shipped map, rewound, with only `code` and `nom` kept."""
+    """Features of the shipped map, rounded (`MAP_DECIMALS`), rewound, with only `code` and `nom` kept."""
     return tuple(
-        {"type": "Feature", "geometry": rewind(f["geometry"]),
+        {"type": "Feature", "geometry": rewind(_rounded(f["geometry"])),
          "properties": {"code": f["properties"]["code"], "nom": f["properties"]["nom"]}}
         for f in geojson(level)["features"]
     )
@@ -341,6 +371,96 @@ def _frames() -> tuple:
 def map_features(level: str) -> list[dict]:
     """The rewound features a choropleth of `level` draws (copies)."""
     return copy.deepcopy(list(_features(level)))
+
+
+# Geometry stays out of Altair's object tree: a chart refers to it by name and `MapChart.to_dict` puts the
+# values in the spec's `datasets`. Altair would otherwise copy and validate every coordinate each time a
+# map is built (about a second for the départements), where the geometry is the same for every map.
+_GEO_PREFIX = "vigie-geo-"
+_geo_datasets: dict[str, object] = {}  # name -> a callable returning the (cached, shared) values
+
+
+def _geo_data(name: str, values) -> alt.Data:
+    _geo_datasets.setdefault(_GEO_PREFIX + name, values)
+    return alt.Data(name=_GEO_PREFIX + name)
+
+
+class MapChart(alt.LayerChart):
+    """A layered map whose geometry datasets are added to its spec by `to_dict` (what Streamlit, vl-convert
+    and `save` call). The values are shared, not copied: a spec must not be modified in place."""
+
+    def to_dict(self, *args, **kwargs) -> dict:
+        spec = super().to_dict(*args, **kwargs)
+        views = [spec, *spec.get("layer", [])]
+        names = {v["data"]["name"] for v in views if isinstance(v.get("data"), dict) and "name" in v["data"]}
+        wanted = sorted(n for n in names if n in _geo_datasets)
+        if wanted:
+            spec["datasets"] = {**spec.get("datasets", {}), **{n: _geo_datasets[n]() for n in wanted}}
+        return spec
+
+
+# Hatching. Vega-Lite has no pattern fill: a secret area gets a layer of diagonal lines clipped to its
+# polygon. Lines are drawn in a local plane where a degree of longitude is shrunk by cos(46.5°), so
+# that after the conformal projection they run at about 45°; the grid is the same for every area,
+# so neighbouring secret areas read as one hatched surface.
+HATCH_STROKE = "#1f1f1f"
+HATCH_SYMBOL = "M-1,-1H1V1H-1Z M-1,0L0,-1 M-1,1L1,-1 M0,1L1,0"  # legend swatch: a square with three diagonals
+HATCH_SPACING = 0.14  # between two lines, in degrees of latitude (about 6 px on a 520 px map of France)
+_HATCH_COS = 0.688  # cos(46.5°), the middle latitude of metropolitan France
+
+
+def _hatch_segments(rings: list[list], spacing: float = HATCH_SPACING) -> list[list[list[float]]]:
+    """Segments of the lines u - v = c (c on a grid of `spacing`) inside the polygon formed by `rings`.
+
+    u = lon × cos(46.5°), v = lat. Every ring of every part goes in (even-odd rule: holes stay
+    empty). Each edge adds its crossing with the lines whose c it straddles (half-open test, so a
+    vertex on a line counts once); the crossings of one line, sorted along it, pair up into the
+    inside segments. Returns segments as [[lon, lat], [lon, lat]]."""
+    crossings: dict[int, list[tuple[float, float]]] = {}
+    for ring in rings:
+        for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:]):
+            u0, u1 = x0 * _HATCH_COS, x1 * _HATCH_COS
+            d0, d1 = u0 - y0, u1 - y1
+            if d0 == d1:
+                continue
+            low, high = (d0, d1) if d0 < d1 else (d1, d0)
+            index = int(-(-low // spacing))  # the smallest index with index * spacing >= low
+            while index * spacing < high:
+                c = index * spacing
+                t = (c - d0) / (d1 - d0)
+                u, v = u0 + t * (u1 - u0), y0 + t * (y1 - y0)
+                crossings.setdefault(index, []).append((u + v, u))
+                index += 1
+    segments = []
+    for index in sorted(crossings):
+        points = sorted(crossings[index])
+        c = index * spacing
+        for (_, ua), (_, ub) in zip(points[0::2], points[1::2]):
+            segments.append([[round(ua / _HATCH_COS, 5), round(ua - c, 5)], [round(ub / _HATCH_COS, 5), round(ub - c, 5)]])
+    return segments
+
+
+@lru_cache(maxsize=2)
+def _hatches(level: str) -> dict:
+    """Hatch geometry of every area of `level` (code -> MultiLineString feature), computed once per map level."""
+    out = {}
+    for feature in _features(level):
+        geometry = feature["geometry"]
+        polygons = {"Polygon": [geometry["coordinates"]], "MultiPolygon": geometry["coordinates"]}.get(geometry["type"], [])
+        rings = [ring for polygon in polygons for ring in polygon]
+        segments = _hatch_segments(rings)
+        if segments:
+            code = feature["properties"]["code"]
+            out[code] = {"type": "Feature", "geometry": {"type": "MultiLineString", "coordinates": segments},
+                         "properties": {"code": code}}
+    return out
+
+
+def hatch_features(level: str, codes, *, shared: bool = False) -> list[dict]:
+    """Hatch lines of the areas `codes` of a `level` map (copies unless `shared`; only the code as property)."""
+    table = _hatches(level)
+    found = [table[code] for code in sorted(set(codes)) if code in table]
+    return found if shared else copy.deepcopy(found)
 
 
 def choropleth(
@@ -361,8 +481,10 @@ def choropleth(
     `frame`: one row per territory with `geo_code`, `geo_libelle`, `value_col`, `statut` (published
     cells of one geo level). The values are joined to the shapes by code (`transform_lookup` from
     a small frame code, libelle, value_col, statut, texte: nothing else is sent). Published areas
-    use the 'blues' scale; secret areas are grey with a dark dashed outline and territories without
-    data light grey, both named in a legend (« s : secret statistique », « aucune donnée »).
+    use the 'blues' scale; secret areas are grey, hatched (a layer of diagonal lines clipped to each
+    secret area, `hatch_features`, only for the secret areas) with a dark outline, and territories
+    without data light grey, both named in a legend (« s : secret statistique » with a hatched
+    swatch, « aucune donnée »): the secret is not told by colour alone.
     The subtitle is the map attribution (`MAP_ATTRIBUTION`).
 
     Selection: the chart carries `alt.selection_point(fields=['code'], name='territoire')`; with
@@ -375,7 +497,7 @@ def choropleth(
                         pl.col(value_col), pl.col("statut"))
     data = _with_text(_blank_secrets(data, value_col), value_col, share=share, rate=rate)
     fields = ["libelle", value_col, "statut", "texte"]
-    shapes = alt.Data(values=map_features(level))
+    shapes = _geo_data(f"carte-{level}", lambda: list(_features(level)))
     territoire = alt.selection_point(fields=["code"], name="territoire")
 
     def joined() -> alt.Chart:
@@ -386,27 +508,41 @@ def choropleth(
             texte=f"datum.texte == null ? '{NO_DATA_LEGEND}' : datum.texte",
         )
 
+    # The legend's secret swatch is hatched like the areas (a custom symbol path), the no-data one plain.
+    is_secret_entry = f"datum.value == '{SECRET_LEGEND}'"
     legend = joined().transform_calculate(
         legende=f"datum.statut == 's' ? '{SECRET_LEGEND}' : (datum.statut == null ? '{NO_DATA_LEGEND}' : null)"
     ).transform_filter("datum.legende != null").mark_geoshape(stroke="white").encode(
-        fill=alt.Fill("legende:N", title=None, legend=alt.Legend(orient="bottom-left"),
-                      scale=alt.Scale(domain=[SECRET_LEGEND, NO_DATA_LEGEND], range=[SECRET_FILL, NO_DATA_FILL])))
+        fill=alt.Fill("legende:N", title=None, scale=alt.Scale(domain=[SECRET_LEGEND, NO_DATA_LEGEND], range=[SECRET_FILL, NO_DATA_FILL]),
+                      legend=alt.Legend(
+                          orient="bottom-left", symbolSize=180, symbolStrokeWidth=1,
+                          symbolType=alt.ExprRef(expr=f"{is_secret_entry} ? '{HATCH_SYMBOL}' : 'square'"),
+                          symbolStrokeColor=alt.ExprRef(expr=f"{is_secret_entry} ? '{HATCH_STROKE}' : '#bbbbbb'"))))
     areas = joined().mark_geoshape().encode(
         fill=alt.Fill(f"{value_col}:Q", title=value_title, scale=alt.Scale(scheme=SEQUENTIAL_SCHEME),
                       legend=alt.Legend(format=".0%" if share else ",.1f" if rate else ",d", orient="top-left"),
                       condition=[{"test": "datum.statut == 's'", "value": SECRET_FILL},
                                  {"test": f"datum.statut == null || datum.{value_col} == null", "value": NO_DATA_FILL}]),
         stroke=alt.condition("datum.statut == 's'", alt.value(SECRET_STROKE), alt.value("white")),
-        strokeDash=alt.condition("datum.statut == 's'", alt.value([3, 2]), alt.value([1, 0])),
         strokeWidth=alt.condition(territoire, alt.value(1.0), alt.value(0.6)),
         opacity=alt.condition(territoire, alt.value(1.0), alt.value(0.55)),
         tooltip=[alt.Tooltip("libelle:N", title="Territoire"), alt.Tooltip("texte:N", title=value_title)],
     ).add_params(territoire)
-    insets = alt.Chart(alt.Data(values=list(_frames()))).mark_geoshape(
-        filled=False, stroke="#777777", strokeWidth=0.8)
-    chart = alt.layer(legend, areas, insets, data=shapes).resolve_scale(fill="independent").project(type="conicConformal", parallels=[44, 49], rotate=[-3, 0]).properties(
+    layers = [legend, areas]
+    secret_codes = tuple(sorted(set(data.filter(pl.col("statut") != "publie")["code"].to_list()) & set(_hatches(level))))
+    if secret_codes:
+        # Over the secret areas only. A click on a line chooses the area under it (its datum has the code).
+        digest = hashlib.sha1(",".join(secret_codes).encode()).hexdigest()[:16]
+        hatches = _geo_data(f"hachures-{level}-{digest}", lambda: hatch_features(level, secret_codes, shared=True))
+        layers.append(alt.Chart(hatches).transform_calculate(code="datum.properties.code")
+                      .mark_geoshape(filled=False, stroke=HATCH_STROKE, strokeWidth=0.8))
+    layers.append(alt.Chart(_geo_data("cadres-drom", lambda: list(_frames()))).mark_geoshape(
+        filled=False, stroke="#777777", strokeWidth=0.8))
+    chart = alt.layer(*layers, data=shapes).resolve_scale(fill="independent").project(type="conicConformal", parallels=[44, 49], rotate=[-3, 0]).properties(
         title=_title(title, [MAP_ATTRIBUTION]), width=width, height=height)
-    return _finish(chart, large=large)
+    chart = _finish(chart, large=large)
+    object.__setattr__(chart, "__class__", MapChart)  # the geometry goes into the spec at to_dict (SchemaBase.__setattr__ would store it as a property)
+    return chart
 
 
 # --------------------------------------------------------------------------- static export

@@ -81,16 +81,29 @@ class Filters:
 # --------------------------------------------------------------------------- what may be chosen
 
 
-def territory_options(scope: Scope) -> list[tuple[str, str]]:
-    """(key, label) of the territories a user of `scope` may look at, in display order."""
+def _scope_directory(scope: Scope) -> pl.DataFrame:
+    directory = views.service_directory()
+    if scope.kind == "services":
+        return directory.filter(pl.col("code").is_in(list(scope.codes)))
+    if scope.kind == "region":
+        return directory.filter(pl.col("region") == scope.codes[0])
+    return directory
+
+
+def territory_options(scope: Scope, service_type: str | None = None) -> list[tuple[str, str]]:
+    """(key, label) of the territories a user of `scope` may look at, in display order.
+
+    With `service_type`, only the scope's published services of that type: a figure of a territory is
+    never a figure of a type of service (no such cell is published), so choosing a type lists its
+    services and nothing else. A type with no such service is ignored."""
     from analytics.referentials import departement_names, region_names
 
-    directory = views.service_directory()
+    directory = _scope_directory(scope)
+    if service_type:
+        typed = directory.filter(pl.col("type_service") == service_type)
+        if typed.height:
+            return [(f"service:{code}", f"{label} ({code})") for code, label in typed.select("code", "libelle").iter_rows()]
     regions, departements = region_names(), departement_names()
-    if scope.kind == "services":
-        directory = directory.filter(pl.col("code").is_in(list(scope.codes)))
-    elif scope.kind == "region":
-        directory = directory.filter(pl.col("region") == scope.codes[0])
     options: list[tuple[str, str]] = []
     if scope.kind == "national":
         options.append((NATIONAL_CODE, "France entière"))
@@ -128,9 +141,32 @@ def resolve(filters: Filters, scope: Scope, keys: list[str] | None = None) -> Fi
     return replace(filters, territory=territory, granularity=granularity, period=period)
 
 
-def service_types() -> list[str]:
-    types = views.service_directory()["type_service"].drop_nulls().unique().sort()
-    return types.to_list()
+def service_types(scope: Scope | None = None) -> list[str]:
+    """Service types of the published services (of `scope` when given), sorted: only types that have something to show."""
+    directory = views.service_directory() if scope is None else _scope_directory(scope)
+    return directory["type_service"].drop_nulls().unique().sort().to_list()
+
+
+def services_of_type(scope: Scope, service_type: str, within: Territory | None = None) -> list[str]:
+    """Codes of the scope's published services of a type, in a région or département when `within` says so
+    (to narrow a list of services, never to add them up)."""
+    directory = _scope_directory(scope).filter(pl.col("type_service") == service_type)
+    if within is not None and within.level in ("region", "departement"):
+        directory = directory.filter(pl.col(within.level) == within.code)
+    return directory["code"].to_list()
+
+
+def service_type_label(code: str | None) -> str:
+    """The preset's name of a service type (shortened), « Tous les types » for none."""
+    if not code:
+        return "Tous les types"
+    from analytics.nomenclature import NomenclatureError, default_nomenclature
+
+    try:
+        label = default_nomenclature().service_types[code].libelle
+    except (KeyError, NomenclatureError):
+        return code.upper()
+    return label if len(label) <= 70 else label[:69].rstrip() + "…"
 
 
 # --------------------------------------------------------------------------- periods

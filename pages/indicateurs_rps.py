@@ -10,7 +10,7 @@ import streamlit as st  # noqa: E402
 from analytics import charts, dashboard, rps  # noqa: E402
 from analytics.dashboard import change_text  # noqa: E402
 from analytics.formatting import NOT_COMPUTABLE  # noqa: E402
-from analytics.page_parts import dashboard_header, data_view  # noqa: E402
+from analytics.page_parts import cached, chart, dashboard_header, data_view, trend_view  # noqa: E402
 
 LEVELS = {"national": "France", "region": "Régions", "departement": "Départements", "service": "Services"}
 
@@ -32,7 +32,7 @@ family = st.segmented_control("Famille d'indicateurs", families, default=None, k
 chosen = [i for i in indicators if family is None or i.famille == family]
 
 # --------------------------------------------------------------------------- the territory and period
-table = rps.indicator_table(filters, scope).filter(pl.col("modalite").is_in([i.code for i in chosen]))
+table = cached(rps.indicator_table, filters, scope).filter(pl.col("modalite").is_in([i.code for i in chosen]))
 if table.height == 0:
     st.info("Aucun indicateur RPS n'est publié pour ce territoire, ce niveau et cette période.")
     st.stop()
@@ -43,9 +43,8 @@ shown = table.with_columns(
     pl.struct("evolution", "statut", "statut_precedent").map_elements(
         lambda r: change_cell(r["evolution"], r["statut"], r["statut_precedent"]), return_dtype=pl.String).alias("_evolution"),
 ).with_columns(pl.when(pl.col("par_effectif")).then(pl.col("_taux")).otherwise(pl.lit("")).alias("_taux"))
-st.altair_chart(charts.bar_chart(table.select("libelle", "valeur", "statut"), "libelle", f"Indicateurs RPS · {where} · {period}",
-                                 value_title="Nombre"),
-                alt=f"Barres : nombre publié de chaque indicateur RPS pour {where}, {period}")
+chart(charts.bar_chart, table.select("libelle", "valeur", "statut"), "libelle", f"Indicateurs RPS · {where} · {period}",
+      value_title="Nombre", alt=f"Barres : nombre publié de chaque indicateur RPS pour {where}, {period}")
 display = dashboard.display_table(shown, {"libelle": "Indicateur", "famille": "Famille", "valeur": "Nombre"}).with_columns(
     shown["_taux"].alias("Pour 100 agents"), shown["_evolution"].alias("Évolution sur un an"))
 data_view(display, f"indicateurs-rps-{filters.territory.key().replace(':', '-')}-{filters.period}", "Indicateurs RPS")
@@ -65,7 +64,10 @@ if levels and years:
     year = middle.selectbox("Année", years[::-1], index=years[::-1].index(year_default), key="r_annee")
     per_agents = right.toggle("Pour 100 agents", key="r_taux",
                               help="Seulement pour les indicateurs rapportés à l'effectif ; « – » sans effectif connu.")
-    matrix = rps.matrix(scope, level, year, family)
+    matrix = cached(rps.matrix, scope, level, year, family)
+    if level == "service" and filters.service_type:
+        matrix = matrix.filter(pl.col("geo_code").is_in(dashboard.services_of_type(scope, filters.service_type)))
+        st.caption(f"Services du type « {dashboard.service_type_label(filters.service_type)} » (filtre « Type de service »).")
     if per_agents:
         matrix = matrix.filter(pl.col("modalite").is_in(list(rps.per_agent_codes())))
     if matrix.height == 0:
@@ -73,11 +75,10 @@ if levels and years:
     else:
         value_col = "taux" if per_agents else "valeur"
         unit = "pour 100 agents" if per_agents else "nombre"
-        st.altair_chart(charts.heatmap(matrix.select("libelle_territoire", "libelle", value_col, "statut"), "libelle_territoire", "libelle",
-                                       f"Indicateurs RPS par territoire · {year} ({unit})", value_col=value_col, rate=per_agents,
-                                       value_title="Pour 100 agents" if per_agents else "Nombre",
-                                       x_title=LEVELS[level][:-1], y_title="Indicateur"),
-                        alt=f"Carte de chaleur des indicateurs RPS ({unit}) par {LEVELS[level][:-1].lower()} en {year}")
+        chart(charts.heatmap, matrix.select("libelle_territoire", "libelle", value_col, "statut"), "libelle_territoire", "libelle",
+              f"Indicateurs RPS par territoire · {year} ({unit})", value_col=value_col, rate=per_agents,
+              value_title="Pour 100 agents" if per_agents else "Nombre", x_title=LEVELS[level][:-1], y_title="Indicateur",
+              alt=f"Carte de chaleur des indicateurs RPS ({unit}) par {LEVELS[level][:-1].lower()} en {year}")
         compared = dashboard.display_table(matrix, {"libelle_territoire": LEVELS[level][:-1], "libelle": "Indicateur", "valeur": "Nombre"})
         data_view(compared.with_columns(rps.rate_texts(matrix).alias("Pour 100 agents")),
                   f"indicateurs-rps-{level}-{year}", "Indicateurs RPS par territoire")
@@ -86,13 +87,10 @@ if levels and years:
 st.subheader("Évolution d'un indicateur")
 labels = {i.code: i.libelle for i in chosen}
 code = st.selectbox("Indicateur", list(labels), format_func=labels.get, key="r_indicateur")
-frame = dashboard.series(filters, scope, "rps", [code])
+frame = cached(dashboard.series, filters, scope, "rps", (code,))
 if frame.height == 0:
     st.info("Aucune série publiée pour cet indicateur, ce territoire et ce niveau.")
 else:
-    st.altair_chart(charts.trend_chart(frame, f"{labels[code]} · {where}", compare_previous_year=True),
-                    alt=f"Courbe de l'indicateur « {labels[code]} » pour {where}, par "
-                        f"{dashboard.GRANULARITY_LABELS[filters.granularity].lower()}")
-    steps = frame.with_columns(frame["periode"].map_elements(dashboard.period_label, return_dtype=str).alias("libelle_periode"))
-    data_view(dashboard.display_table(steps, {"libelle_periode": "Période", "valeur": labels[code]}), "indicateur-rps-tendance",
-              "Évolution")
+    trend_view(frame, f"{labels[code]} · {where}", labels[code], name="indicateur-rps-tendance", sheet="Évolution",
+               alt=f"Courbe de l'indicateur « {labels[code]} » pour {where}, par "
+                   f"{dashboard.GRANULARITY_LABELS[filters.granularity].lower()}")

@@ -7,11 +7,11 @@ user = require(__file__)
 import streamlit as st  # noqa: E402
 
 from analytics import charts, dashboard  # noqa: E402
-from analytics.page_parts import dashboard_header, data_view  # noqa: E402
+from analytics.page_parts import cached, chart, dashboard_header, data_view  # noqa: E402
 
 scope, filters, where = dashboard_header("Vue d'ensemble", user)
 
-figures = dashboard.headline(filters, scope)
+figures = cached(dashboard.headline, filters, scope)
 st.subheader(f"{where} · {dashboard.period_label(filters.period)}")
 
 left, middle, right = st.columns(3)
@@ -28,8 +28,9 @@ st.subheader("Problématiques les plus fréquentes")
 st.caption("Part des situations suivies : une situation peut porter plusieurs problématiques.")
 leading = figures.problematiques.head(10)
 if leading.height:
-    st.altair_chart(charts.bar_chart(leading, "libelle", "Problématiques (part des situations)", share=figures.situations is not None, total=figures.situations),
-                    alt="Diagramme en barres des dix problématiques les plus fréquentes")
+    chart(charts.bar_chart, leading.select("libelle", "valeur", "statut"), "libelle", "Problématiques (part des situations)",
+          share=figures.situations is not None, total=figures.situations,
+          alt="Diagramme en barres des dix problématiques les plus fréquentes")
     data_view(dashboard.display_table(leading, {"libelle": "Problématique", "valeur": "Situations"}, share="part"),
               "problematiques", "Problématiques")
 else:
@@ -38,8 +39,9 @@ else:
 st.subheader("Répartition par axe d'intervention")
 st.caption("Les quatre axes de l'instruction du 27 mars 2014 (axe principal de chaque situation).")
 if figures.axes.height:
-    st.altair_chart(charts.bar_chart(figures.axes, "libelle", "Axes d'intervention (part des situations)", share=figures.situations is not None, total=figures.situations),
-                    alt="Diagramme en barres de la répartition des situations par axe d'intervention")
+    chart(charts.bar_chart, figures.axes.select("libelle", "valeur", "statut"), "libelle", "Axes d'intervention (part des situations)",
+          share=figures.situations is not None, total=figures.situations,
+          alt="Diagramme en barres de la répartition des situations par axe d'intervention")
     data_view(dashboard.display_table(figures.axes, {"libelle": "Axe", "valeur": "Situations"}, share="part"), "axes", "Axes")
 else:
     st.info("Aucune répartition par axe publiée pour ce territoire et cette période.")

@@ -47,6 +47,21 @@ def test_bench_secret_part_on_one_small_region(capsys):
     assert figures["secret_national_seconds"]["ok"] is None  # the < 60 s goal is for the national year
 
 
+def test_bench_published_sets_compares_every_candidate(capsys):
+    """Each candidate published set measured on the same year: information kept at each viewed level, cost, audit."""
+    from analytics.bench import PUBLISHED_SET_CANDIDATES, VIEWED_LEVELS, run_bench
+
+    assert run_bench(as_json=True, parts=("published-sets",), secret_scope="06") == 0
+    figures = {m["key"]: m for m in json.loads(capsys.readouterr().out)}
+    for name in PUBLISHED_SET_CANDIDATES:
+        kept = figures[f"published_set_{name}_kept"]["value"]
+        levels = [figures[f"published_set_{name}_kept_{g} × {p}"]["value"] for g, p in VIEWED_LEVELS]
+        assert all(0 <= share <= 1 for share in levels) and min(levels) <= kept <= max(levels)
+        assert figures[f"published_set_{name}_audit_ok"]["ok"] is True
+        assert f"« {name} »" in figures[f"published_set_{name}_kept"]["label"]
+        assert "région 06" in figures[f"published_set_{name}_seconds"]["label"]
+
+
 def test_bench_secret_ratio_tables_are_fixed_and_small():
     from analytics.bench import ratio_tables
 
@@ -77,3 +92,23 @@ def test_bench_reports_the_veille_simulation_and_detection_speed():
     assert 0.0 <= measures["veille_fpr"].value < 0.05  # an outbreak detector that alarms everywhere is caught
     assert 0.0 < measures["veille_pod"].value <= 1.0
     assert measures["veille_fpr"].goal == "≤ 1 %" and measures["veille_pod"].goal == "≥ 50 %"
+
+
+def test_bench_pages_part_times_each_page_on_the_store_in_place(tmp_path, capsys, monkeypatch):
+    """The pages part on a small published store (VIGIE_DATA_DIR holds a publication: it is the one measured)."""
+    from analytics import bench
+    from analytics.publications import publish
+    from analytics.store import get_engine
+    from publication_data import frame, load
+
+    engine = get_engine()
+    load(tmp_path, engine, frame())
+    assert publish("Camille", engine=engine).ok
+    monkeypatch.setattr(bench, "PAGES_RUNS", 2)
+    assert bench.run_bench(as_json=True, parts=("pages",)) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert [m["key"] for m in figures] == [f"pages_{page}_ms" for page in bench.PAGE_FILTERS]
+    for m in figures:
+        assert m["unit"] == "ms" and m["value"] > 0 and m["goal"] == "< 200 ms" and m["ok"] is (m["value"] < 200)
+        assert "publication n° 1 de VIGIE_DATA_DIR" in m["label"] and "FR " in m["label"]  # which data, which scopes
+

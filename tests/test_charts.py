@@ -27,7 +27,14 @@ def cells(rows: list[tuple]) -> pl.DataFrame:
 
 
 def datasets(spec: dict) -> list[list[dict]]:
-    return list(spec.get("datasets", {}).values())
+    """The tabular datasets of a spec (map geometry, named `vigie-geo-…`, apart)."""
+    return [rows for name, rows in spec.get("datasets", {}).items() if not name.startswith("vigie-geo-")]
+
+
+def geometry(spec: dict, view: dict) -> list[dict]:
+    """The features a view draws: its data by name from the spec's datasets."""
+    data = view.get("data", {})
+    return spec["datasets"][data["name"]] if "name" in data else data.get("values", [])
 
 
 def columns(spec: dict) -> set[str]:
@@ -151,11 +158,15 @@ def test_choropleth_lookup_frame_and_selection():
     assert spec["params"][0]["select"] == {"type": "point", "fields": ["code"]}
     assert SECRET_LEGEND in strings(spec["layer"][0]["encoding"]["fill"]["scale"]["domain"])
     assert charts.MAP_ATTRIBUTION in strings(spec["title"])
-    # The shapes are sent once, with only code and name.
+    # The shapes are sent once, with only code and name, as a named dataset out of Altair's object tree.
     assert "data" not in spec["layer"][0] and "data" not in spec["layer"][1]
-    assert len(spec["data"]["values"]) == 18
-    for feature in spec["data"]["values"]:
+    assert spec["data"] == {"name": "vigie-geo-carte-region"}
+    assert len(geometry(spec, spec)) == 18
+    for feature in geometry(spec, spec):
         assert set(feature["properties"]) == {"code", "nom"}
+    # a copy of the chart (e.g. .properties) still carries its geometry
+    again = chart.properties(width=300).to_dict()
+    assert len(again["datasets"]["vigie-geo-carte-region"]) == 18
 
 
 @pytest.mark.parametrize("level,count", [("region", 18), ("departement", 101)])
@@ -214,3 +225,70 @@ def test_rendered_map_is_not_inside_out(level):
     assert white / len(colours) > 0.35
     # ...and the map is drawn: some pixels are the no-data or value fills.
     assert white / len(colours) < 0.97
+
+
+def _hatch_layers(spec: dict) -> list[tuple[dict, list[dict]]]:
+    """(layer, features) of the layers drawing lines (the hatches)."""
+    found = []
+    for layer in spec["layer"]:
+        features = geometry(spec, layer) if "data" in layer else []
+        if any(f.get("geometry", {}).get("type") == "MultiLineString" for f in features):
+            found.append((layer, features))
+    return found
+
+
+def test_choropleth_hatches_the_secret_areas_only():
+    spec = charts.choropleth(MAP, "region", "valeur", "Carte").to_dict()
+    hatches = _hatch_layers(spec)
+    assert len(hatches) == 1
+    layer, features = hatches[0]
+    assert [f["properties"] for f in features] == [{"code": "84"}]  # the one secret région, nothing else
+    assert layer["mark"]["filled"] is False and layer["mark"]["stroke"] == charts.HATCH_STROKE
+    # The lines are geometry only: no value, no status beyond the code already in the lookup frame.
+    assert "valeur" not in strings(features) and "1500" not in strings(features)
+    # The secret swatch of the legend is hatched too, the no-data one is not.
+    legend = spec["layer"][0]["encoding"]["fill"]["legend"]
+    assert charts.HATCH_SYMBOL in legend["symbolType"]["expr"] and SECRET_LEGEND in legend["symbolType"]["expr"]
+    # No secret: no hatch layer at all.
+    published = MAP.filter(pl.col("statut") == "publie")
+    assert not _hatch_layers(charts.choropleth(published, "region", "valeur", "Carte").to_dict())
+    # Département level: each secret département has its own lines.
+    deps = pl.DataFrame({"geo_code": ["29", "2A", "75", "971"], "geo_libelle": ["a", "b", "c", "d"], "valeur": [None, 4, None, None],
+                         "statut": ["s", "publie", "s", "s"]})
+    features = _hatch_layers(charts.choropleth(deps, "departement", "valeur", "Carte").to_dict())[0][1]
+    assert sorted(f["properties"]["code"] for f in features) == ["29", "75", "971"]
+
+
+def test_hatch_lines_stay_inside_the_area_and_out_of_its_holes():
+    square = [[[0, 0], [0, 2], [2, 2], [2, 0], [0, 0]]]
+    hole = [[0.5, 0.5], [1.5, 0.5], [1.5, 1.5], [0.5, 1.5], [0.5, 0.5]]
+    plain = charts._hatch_segments(square, spacing=0.1)
+    holed = charts._hatch_segments(square + [hole], spacing=0.1)
+    assert plain and len(holed) > len(plain)  # lines through the hole are cut in two
+    for segments in (plain, holed):
+        for (x0, y0), (x1, y1) in segments:
+            for x, y in ((x0, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2)):
+                assert -1e-6 <= x <= 2 + 1e-6 and -1e-6 <= y <= 2 + 1e-6
+    for (x0, y0), (x1, y1) in holed:
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        assert not (0.5 + 1e-6 < mx < 1.5 - 1e-6 and 0.5 + 1e-6 < my < 1.5 - 1e-6)
+    # every area of both maps gets lines, computed once per level
+    assert set(charts._hatches("departement")) == {f["properties"]["code"] for f in charts.map_features("departement")}
+    assert charts._hatches("region") is charts._hatches("region")
+
+
+def test_rendered_secret_area_is_hatched():
+    """The secret région drawn in PNG holds dark hatch pixels on its grey; published as well, it has none."""
+    one = lambda statut, valeur: pl.DataFrame({"geo_code": ["84"], "geo_libelle": ["ARA"], "valeur": [valeur], "statut": [statut]},
+                                              schema={"geo_code": pl.String, "geo_libelle": pl.String, "valeur": pl.Int64, "statut": pl.String})
+
+    def dark(frame) -> int:
+        image = _pixels(charts.to_png(charts.choropleth(frame, "region", "valeur", "Carte", width=300, height=300), scale=1))
+        width, height = image.size
+        # the map itself, not the title or legend text
+        crop = image.crop((int(width * 0.05), int(height * 0.2), int(width * 0.6), int(height * 0.8)))
+        import numpy as np
+
+        return int((np.asarray(crop) < 80).all(axis=2).sum())
+
+    assert dark(one("s", None)) > 5 * max(1, dark(one("publie", 10)))

@@ -111,3 +111,15 @@ def test_downloads_hold_the_shown_table_with_formulas_neutralised():
     assert [c.value for c in sheet[1]] == ["Territoire", "Situations"]
     assert sheet["A2"].value == "'=HYPERLINK(\"x\")" and sheet["A2"].data_type == "s"
     assert sheet["B3"].value == "s" and sheet["A5"].value == "s : secret statistique"
+
+
+def test_a_service_type_narrows_the_territories_to_its_published_services(published):
+    region = Scope.region("53")
+    assert dashboard.service_types() == ["ddt", "ddtm", "dm", "dreal"]
+    assert dashboard.service_types(region) == ["ddtm", "dm", "dreal"]  # DDT-2A is in Corse
+    assert [k for k, _ in dashboard.territory_options(NATIONAL, "ddtm")] == ["service:DDTM-29", "service:DDTM-35"]
+    assert [k for k, _ in dashboard.territory_options(region, "ddt")] == [k for k, _ in dashboard.territory_options(region)]
+    assert dashboard.services_of_type(NATIONAL, "ddtm", Territory("departement", "35")) == ["DDTM-35"]
+    assert dashboard.services_of_type(Scope.services(["DM-29"]), "ddtm") == []
+    assert dashboard.service_type_label("ddtm") == "Direction départementale des territoires et de la mer (DDTM)"
+    assert dashboard.service_type_label(None) == "Tous les types" and dashboard.service_type_label("inconnu") == "INCONNU"

@@ -124,3 +124,19 @@ def test_the_map_offers_situations_per_100_agents_from_published_counts(publishe
     # an RPS indicator not read per agents offers no rate
     at.selectbox(key="m_indicateur").set_value(("rps", NOT_PER_AGENTS)).run()
     assert not at.exception and not at.toggle
+
+
+def test_the_service_type_filter_changes_the_indicators_and_narrows_the_comparison(published):
+    at = run_page(PAGE, territoire="FR", granularite="annee", periode="2025")
+    before = at.dataframe[0].value.to_dict("list")
+    at.selectbox(key="f_type").set_value("ddtm").run()
+    assert not at.exception
+    assert at.selectbox(key="f_territoire").value == "service:DDTM-29"
+    table = at.dataframe[0].value
+    assert table.to_dict("list") != before
+    visits = _cell("service", "DDTM-29", "2025", PER_AGENTS)
+    assert _row(table, "Visites sur demande au médecin de prévention")["Nombre"] == ("s" if visits["statut"] == "s" else str(visits["valeur"]))
+    at.radio(key="r_niveau").set_value("service").run()
+    assert not at.exception
+    assert set(at.dataframe[1].value["Service"]) == {"DDTM du Finistère", "DDTM d'Ille-et-Vilaine"}
+    assert any("Type de service" in c.value for c in at.caption)

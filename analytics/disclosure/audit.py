@@ -432,9 +432,12 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
     """
     index, remaining, low, k = (_job_state[key] for key in ("index", "remaining", "low", "k"))
     remaining, low = remaining.copy(), low.copy()
+    hot = _job_state.get("hot")
     certified, lowered, lps, bounds, binding = [], {}, 0, {}, {}
     for sms, block, *options in job:
         only, gain = (*options, None, None)[:2]
+        if hot is not None and not hot[(np.asarray(sms)[:, None] * index.n_pairs + np.asarray(block)[None, :]).ravel()].any():
+            continue  # no cell left to prove sums any fine cell of this block: building its LP is wasted
         system = System(index, sms, np.asarray(block))
         cells = system.touching[remaining[system.touching]]
         if only is not None:  # a home block: just the cells whose home it is
@@ -467,6 +470,14 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
     done = np.concatenate(certified) if certified else np.zeros(0, dtype=np.int64)
     keys = np.fromiter(lowered, dtype=np.int64, count=len(lowered))
     return done, keys, np.array([lowered[int(c)] for c in keys], dtype=float), lps, bounds, binding
+
+
+def _hot(cube: Cube, remaining: np.ndarray) -> np.ndarray:
+    """Fine cells summed by some cell still to prove (a block without any has nothing to do)."""
+    hot = np.zeros(cube.n_fine, dtype=bool)
+    rows = cube.support[np.flatnonzero(remaining)]
+    hot[rows.indices] = True
+    return hot
 
 
 def _in_workers(jobs: list[list[Block]], workers: int, **state) -> list:
@@ -507,7 +518,11 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
         if not remaining.any():
             break
         progress(step / (len(steps) + 1), f"audit : {fr_int(int(remaining.sum()))} cellules à prouver, étape {step + 1} sur {len(steps) + 1}")
-        for done, keys, lows, count, _, _ in _in_workers(jobs, workers, index=index, remaining=remaining, low=low, k=k):
+        hot = _hot(cube, remaining)
+        jobs = [job for job in jobs if any(hot[(np.asarray(b[0])[:, None] * index.n_pairs + np.asarray(b[1])[None, :]).ravel()].any()
+                                           for b in job)]
+        for done, keys, lows, count, _, _ in _in_workers(jobs, workers, index=index, remaining=remaining, low=low, k=k,
+                                                          hot=hot):
             remaining[done] = False
             low[keys] = np.minimum(low[keys], lows)
             lps += count
