@@ -111,7 +111,8 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
         page.get_by_role("option", name="2024").click()
         expect(page).to_have_url(f"{url}/vue_ensemble?territoire=region%3A53&granularite=annee&periode=2024", timeout=30_000)
         expect(page.get_by_text("Région Bretagne · 2024").first).to_be_visible(timeout=30_000)
-        assert page.locator("[data-testid='stMetricValue']").first.inner_text() != value_2025
+        # the metrics are drawn after the caption: wait for them rather than read them at once
+        expect(page.locator("[data-testid='stMetricValue']").first).not_to_have_text(value_2025, timeout=30_000)
 
         # The sidebar link to another page carries the filters.
         page.locator("[data-testid='stSidebar']").get_by_role("link", name="Tendances").click()

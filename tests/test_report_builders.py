@@ -24,7 +24,7 @@ from analytics.referentials import MAP_ATTRIBUTION
 from analytics.reports import render
 from analytics.reports.builders import ReportError, build_report, comment_key, file_name
 from analytics.reports.builders.common import modality_labels
-from analytics.reports.document import Figure, Heading, Paragraph, Report, Table
+from analytics.reports.document import Figure, Heading, PageBreak, Paragraph, Report, Table
 from analytics.views import NATIONAL
 from publication_data import frame, headcounts, load, rps_frame
 
@@ -174,18 +174,19 @@ def test_a_secret_cell_reads_s_with_its_share_and_change(built, kind, title, lev
     assert bool(secrets) == has_secret
 
 
-def test_the_fiche_reads_each_service_indicator_as_published(built):
-    table = _table(built.reports["fiche-f3sct"], "Indicateurs RPS")
-    services = {"DDTM du Finistère": "DDTM-29", "Direction de la mer du Finistère": "DM-29"}
-    codes = _codes("rps")
-    secrets = 0
-    for row in table.rows:
-        cell = _cell(built, "service", services[row[0]], 2025, "rps", codes[row[1]])
-        assert row[2] == _shown(cell)
-        if cell["statut"] == "s":
-            secrets += 1
-            assert row[3] in (SECRET_MARK, "") and row[4] == SECRET_MARK
-    assert secrets  # DM-29 is small: its indicators are secret
+def test_the_fiche_details_only_the_indicators_with_a_published_case_and_names_the_others(built):
+    from analytics.reports.builders.fiche_f3sct import short_label
+
+    report = built.reports["fiche-f3sct"]
+    for code in ("DDTM-29", "DM-29"):  # 2025: every RPS cell of both services is secret (DM-29 is small)
+        for indicator in ("visites_demande_medecin", "situations_souffrance_travail"):
+            assert _cell(built, "service", code, 2025, "rps", indicator)["statut"] == "s"
+    assert not any(t.title.startswith("Indicateurs RPS") for t in report.tables())  # no row of « s » only
+    notes = [b.text for b in report.blocks if isinstance(b, Paragraph) and b.text.startswith("Indicateurs sans cas publié")]
+    assert len(notes) == 1 and "secret statistique (s)" in notes[0]
+    for label in ("Visites sur demande au médecin de prévention", "Situations avec souffrance au travail"):
+        assert short_label(label).lower()[1:] in notes[0]
+    # Services' cells read one by one against the publication: tests/test_report_f3sct_length.py (the demo).
 
 
 def test_the_activity_table_follows_the_published_years(built):
@@ -289,7 +290,12 @@ def test_pdf_holds_the_title_sections_comment_and_footer(built):
 
 def test_the_fiche_for_one_service_fits_a_meeting(built):
     reader = pypdf.PdfReader(io.BytesIO(built.files[("fiche-un-service", "pdf")]))
-    assert len(reader.pages) <= 3
+    assert len(reader.pages) <= 2
+    for kind in ("fiche-f3sct", "fiche-un-service"):
+        assert not any(isinstance(b, PageBreak) for b in built.reports[kind].blocks)
+        assert sum(isinstance(b, Figure) for b in built.reports[kind].blocks) <= 2
+    reader = pypdf.PdfReader(io.BytesIO(built.files[("fiche-f3sct", "pdf")]))
+    assert len(reader.pages) <= 2
 
 
 def test_xlsx_has_one_sheet_per_table_numbers_as_numbers_and_s_as_text(built):

@@ -11,7 +11,7 @@ import altair as alt
 import polars as pl
 
 from analytics import charts
-from analytics.formatting import NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK, fr_float, fr_int
+from analytics.formatting import MONTHS, NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK, fr_float, fr_int
 from analytics.referentials import MAP_ATTRIBUTION, departement_region
 from analytics.reports.document import Figure
 
@@ -104,3 +104,103 @@ def _finish(chart, large: bool):
             .configure_legend(labelFontSize=base, titleFontSize=base + 1, labelLimit=400)
             .configure_title(fontSize=title, subtitleFontSize=base - 1, anchor="start")
             .configure_view(stroke=None))
+
+
+# --------------------------------------------------------------------------- the trend of a few services (fiche F3SCT)
+
+PRINT_BASE, PRINT_TITLE = 18, 22  # px in a chart about 760 px wide printed 16-17 cm wide: about 11-12 pt on paper
+CURRENT_COLOR, PREVIOUS_COLOR = charts.OKABE_ITO[0], charts.OKABE_ITO[1]  # blue / orange: colour-blind safe
+# Oldest to latest year of an annual chart: sky blue, green, pink, orange (the year before), blue (the year).
+YEAR_COLORS = [charts.OKABE_ITO[4], charts.OKABE_ITO[2], charts.OKABE_ITO[3], PREVIOUS_COLOR, CURRENT_COLOR]
+
+
+def _print_finish(chart):
+    return (chart.configure(locale=alt.Locale(number=charts.french_locale(), time=charts.french_time_locale()))
+            .configure_axis(labelFontSize=PRINT_BASE, titleFontSize=PRINT_BASE, grid=True, gridColor="#dddddd")
+            .configure_legend(labelFontSize=PRINT_BASE, titleFontSize=PRINT_BASE, labelLimit=400, orient="bottom")
+            .configure_header(labelFontSize=PRINT_BASE + 1, labelFontWeight="bold", labelLimit=0, title=None)
+            .configure_title(fontSize=PRINT_TITLE, subtitleFontSize=PRINT_BASE - 1, anchor="start")
+            .configure_view(stroke=None))
+
+
+def _position(periode: str) -> int:
+    """Rank of a period inside its year: month 1-12, quarter 1-4, 1 for a year."""
+    if "-T" in periode:
+        return int(periode[-1])
+    if len(periode) == 7:
+        return int(periode[5:7])
+    return 1
+
+
+def _position_label(periode: str) -> str:
+    if "-T" in periode:
+        return periode[5:]
+    return MONTHS[int(periode[5:7]) - 1]
+
+
+def service_trend(frame: pl.DataFrame, year: int, title: str, *, value_title: str = "Situations suivies",
+                  width: int = 760, panel_height: int = 150) -> alt.FacetChart | alt.LayerChart:
+    """The situations of a few services in one image, each service apart: never a sum of services.
+
+    `frame`: published cells with geo_libelle, periode, valeur, statut, all periods of one level.
+    - years: one chart, a row of bars per service, one bar per published year up to `year` (at most
+      five; the year in blue, the year before in orange), each labelled with its value; a secret year
+      has no bar and reads `s`;
+    - months or quarters: small multiples, one panel per service (two columns), the year (solid blue
+      line) and the same months of the year before (dashed orange line), points on published values,
+      gaps at secrets; each panel has its own value axis (services differ in size, the trend is what
+      is compared).
+    The subtitle says « s : secret statistique » when a secret is drawn. Data drawn: service, period
+    (year, or position in the year and its label), valeur, statut, texte, année."""
+    data = frame.select("geo_libelle", "periode", "valeur", "statut").with_columns(
+        pl.when(pl.col("statut") == "publie").then(pl.col("valeur")).otherwise(None).alias("valeur"))
+    annual = data.height == 0 or all(len(p) == 4 for p in data["periode"].to_list())
+    services = sorted(data["geo_libelle"].unique().to_list())
+    columns = 1 if len(services) == 1 else 2
+    panel_width = (width - 90 * columns) // columns
+    has_secret = bool((data["statut"] != "publie").any())
+    texts = [_text(v, s, False) for v, s in data.select("valeur", "statut").iter_rows()]
+    data = data.with_columns(pl.Series("texte", texts, dtype=pl.String), pl.col("periode").str.slice(0, 4).alias("annee"))
+    if annual:
+        # One chart, services as rows, one bar per published year (colour-blind-safe colours, labelled values):
+        # 2 to 5 numbers a service do not need a panel each.
+        data = data.filter(pl.col("annee").cast(pl.Int64) <= year)
+        years = sorted(data["annee"].unique().to_list())[-len(YEAR_COLORS):]
+        data = data.filter(pl.col("annee").is_in(years)).with_columns(pl.col("valeur").fill_null(0).alias("position"))
+        colors = YEAR_COLORS[-len(years):]
+        bar = 26 if len(services) <= 4 else 18
+        y = alt.Y("geo_libelle:N", sort=services, title=None, axis=alt.Axis(labelLimit=300, labelFontWeight="bold"))
+        offset = alt.YOffset("annee:N", sort=years, scale=alt.Scale(paddingInner=0.1))
+        bars = alt.Chart().mark_bar(height=bar - 4).encode(
+            y=y, yOffset=offset, x=alt.X("valeur:Q", title=None, axis=alt.Axis(format=",d", tickCount=5)),
+            color=alt.Color("annee:N", title=None, sort=years, scale=alt.Scale(domain=years, range=colors),
+                            legend=alt.Legend(orient="top-right", direction="horizontal")))
+        labels = alt.Chart().mark_text(align="left", dx=5, fontSize=PRINT_BASE, fontWeight="bold").encode(
+            y=y, yOffset=offset, x="position:Q", text="texte:N")
+        height = max(len(services) * len(years) * bar + 10 * len(services), 2 * bar)
+        chart = alt.layer(bars, labels, data=data).properties(width=width - 320, height=height, title=alt.TitleParams(
+            text=title, subtitle=[SECRET_LEGEND + " (valeur non publiée, pas de barre)"] if has_secret else alt.Undefined))
+        return _print_finish(chart)
+    data = data.filter(pl.col("annee").is_in([str(year), str(year - 1)])).with_columns(
+        pl.col("periode").map_elements(_position, return_dtype=pl.Int64).alias("rang"),
+        pl.col("periode").map_elements(_position_label, return_dtype=pl.String).alias("libelle_periode"))
+    order = [label for _, label in sorted(set(data.select("rang", "libelle_periode").iter_rows()))]
+    x = alt.X("libelle_periode:O", sort=order, title=None,
+              axis=alt.Axis(labelAngle=-45 if len(order) > 4 and columns > 1 else 0))
+    stroke = alt.StrokeDash("annee:N", title=None, scale=alt.Scale(domain=[str(year), str(year - 1)], range=[[1, 0], [7, 4]]))
+    color = alt.Color("annee:N", title=None, scale=alt.Scale(domain=[str(year), str(year - 1)],
+                                                             range=[CURRENT_COLOR, PREVIOUS_COLOR]))
+    y = alt.Y("valeur:Q", title=None, axis=alt.Axis(format=",d", tickCount=4))
+    line = alt.Chart().mark_line(strokeWidth=3, invalid="break-paths-filter-domains").encode(
+        x=x, y=y, color=color, strokeDash=stroke, detail="annee:N")
+    points = alt.Chart().transform_filter("datum.statut == 'publie'").mark_point(filled=True, size=80).encode(
+        x=x, y=y, color=color, shape=alt.Shape("annee:N", title=None, legend=None))
+    layer = alt.layer(line, points, data=data).properties(width=panel_width, height=panel_height)
+    subtitle = [SECRET_LEGEND + " (interruption de la courbe)"] if has_secret else []
+    head = alt.TitleParams(text=title, subtitle=subtitle or alt.Undefined)
+    if len(services) == 1:
+        chart = layer.properties(title=alt.TitleParams(text=title, subtitle=[services[0], *subtitle]))
+    else:
+        chart = layer.facet(facet=alt.Facet("geo_libelle:N", title=None, sort=services), columns=columns,
+                            spacing={"row": 14, "column": 40}).resolve_scale(y="independent").properties(title=head)
+    return _print_finish(chart)

@@ -219,15 +219,26 @@ def _column_widths(pdf: _ReportPDF, header: list[str], body: list[list[str]], nu
     """Each column as wide as its longest cell (a header may wrap between words, never inside one).
 
     When the table is wider than the page, the text columns give way first (labels wrap well,
-    numbers do not), down to a quarter of their width; only then does every column shrink."""
+    numbers do not), each down to its longest word (a word never breaks: « mars 2025 » stays
+    readable beside a long label), the widest giving the most; only then does every column shrink."""
     natural = [_natural_width(pdf, name, [row[j] for row in body]) for j, name in enumerate(header)]
+    floor = [w if is_number else min(w, _longest_word(pdf, name, [row[j] for row in body]))
+             for j, (name, w, is_number) in enumerate(zip(header, natural, numeric))]
     excess = sum(natural) - pdf.epw
-    text_total = sum(w for w, is_number in zip(natural, numeric) if not is_number)
-    if excess > 0 and text_total:
-        give = min(excess, 0.75 * text_total)
-        natural = [w if is_number else w - give * w / text_total for w, is_number in zip(natural, numeric)]
+    room = sum(w - f for w, f in zip(natural, floor))
+    if excess > 0 and room > 0:
+        give = min(excess, room)
+        natural = [w - give * (w - f) / room for w, f in zip(natural, floor)]
     scale = min(1.0, pdf.epw / sum(natural))
     return tuple(w * scale for w in natural)
+
+
+def _longest_word(pdf: _ReportPDF, name: str, cells: list[str]) -> float:
+    pdf.set_font(style="B")
+    longest = max((pdf.get_string_width(word) for word in name.split()), default=0)
+    pdf.set_font(style="")
+    longest = max([longest, *(pdf.get_string_width(word) for text in cells for word in text.split())])
+    return longest + 2 * CELL_PADDING[1] + 1
 
 
 def _natural_width(pdf: _ReportPDF, name: str, cells: list[str]) -> float:

@@ -26,6 +26,7 @@ ALERT_STATES = {"a_examiner": "à examiner", "confirmee": "confirmée", "suivie"
                 "fausse_alerte": "fausse alerte"}  # the register's codes and how a report writes them
 SEVERITIES = {"moderee": "modérée", "forte": "forte", "tres_forte": "très forte"}
 ALERT_COLUMNS = ("territoire", "geo_code", "indicateur", "periode", "gravite", "etat")
+MAX_ALERT_ROWS = 30  # alerts listed in a report, most severe and most recent first
 SITUATIONS = "Situations suivies"
 PART = "Part des situations"
 CHANGE = "Évolution sur un an"
@@ -275,11 +276,27 @@ def alert_blocks(alerts: pl.DataFrame, year: int, sheet: str = "Alertes") -> lis
     states = [s for s in labels if s in counts] + sorted(s for s in counts if s not in labels)
     blocks.append(Paragraph(f"{plural(alerts.height, 'alerte')} de la veille en {year} : "
                             + ", ".join(f"{counts[s]} {s}" for s in states) + "."))
+    severities = list(SEVERITIES.values())[::-1]  # très forte first
+    by_severity = alerts.group_by("gravite", "etat").len()
+    blocks.append(Bullets(tuple(
+        f"{severity} : {plural(int(group['len'].sum()), 'alerte')} ("
+        + ", ".join(f"{n} {state}" for state, n in group.sort("etat").select("etat", "len").iter_rows()) + ")"
+        for severity in severities if (group := by_severity.filter(pl.col("gravite") == severity)).height)))
+    # A report lists the most severe and most recent alerts; the whole register is on the Veille RPS page.
+    rank = {s: i for i, s in enumerate(severities)}
+    shown = alerts.with_columns(pl.col("gravite").replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("_rang")).sort(
+        ["_rang", "periode", "territoire", "indicateur"], descending=[False, True, False, False]).head(MAX_ALERT_ROWS)
     rows = tuple((r["territoire"], indicator_label(r["indicateur"]), fr_period(r["periode"]), r["gravite"], r["etat"])
-                 for r in alerts.iter_rows(named=True))
+                 for r in shown.iter_rows(named=True))
     columns = (Column("Territoire"), Column("Indicateur"), Column("Période"), Column("Gravité"), Column("Qualification"))
-    blocks.append(Table(f"Alertes {year} et leur qualification", columns, rows, sheet=sheet,
+    title = f"Alertes {year} et leur qualification"
+    if alerts.height > MAX_ALERT_ROWS:
+        title = f"Alertes {year} les plus graves et les plus récentes ({MAX_ALERT_ROWS} sur {alerts.height})"
+    blocks.append(Table(title, columns, rows, sheet=sheet,
                         legend="Une alerte ne donne aucun chiffre : seuls le lieu, la période, l'indicateur et la gravité sont indiqués."))
+    if alerts.height > MAX_ALERT_ROWS:
+        blocks.append(Paragraph(f"Les {alerts.height - MAX_ALERT_ROWS} autres alertes de {year} sont dans la page « Veille RPS ».",
+                                style="note"))
     return blocks
 
 
