@@ -593,12 +593,15 @@ def _gamma_poisson(rng: np.random.Generator, mean: np.ndarray, shape: float) -> 
     return rng.poisson(rng.gamma(shape, 1.0, size=mean.shape) * mean / shape)
 
 
-def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_zeros: bool = False) -> DemoData:
+def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_zeros: bool = False,
+             rises: bool = True) -> DemoData:
     """Generate `years` × 12 months of the national demo, ending at `end` (default: last complete month).
 
     Deterministic in (years, seed, end). Rows are sorted by periode, service, dimension, modalite.
     With `include_zeros`, every (service, month, dimension, modalité) of the preset is present;
-    otherwise zero counts are dropped except the `ensemble` rows.
+    otherwise zero counts are dropped except the `ensemble` rows. With `rises=False` no rise is
+    planted (same services and levels, no extra situation; `DemoData.rises` is empty): a null
+    dataset for the false alarms of the watch.
     """
     if years < 1:
         raise ValueError("Le nombre d'années doit être au moins 1.")
@@ -660,10 +663,11 @@ def generate(years: int = 5, seed: int = 2026, end: str | None = None, include_z
 
     # ---- injected rises: extra situations on the last months
     service_index = {s: i for i, s in enumerate(services)}
+    planted = specs if rises else []
     rises: list[InjectedRise] = []
     extra_blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (sm index, count, kind)
     rps_multipliers: dict[str, np.ndarray] = {}  # (months, services) factor on the expected count
-    for r, spec in enumerate(specs):
+    for r, spec in enumerate(planted):
         cols = np.array([service_index[s] for s in spec.services])
         rows = np.arange(n_months - spec.months, n_months)
         ramp = _ramp(spec.factor, spec.months)

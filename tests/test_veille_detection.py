@@ -272,3 +272,24 @@ def test_simulation_bounds_that_the_detector_meets_and_trivial_ones_do_not():
     for trivial in (_naive, _random):  # naive: 3 % false alarms, random: 2 % detected
         other = run_simulation(replicates=2, seed=5, alpha=0.01, detector=trivial)
         assert other["fpr"] > fpr_bound or other["pod"] < pod_bound, trivial.__name__
+
+
+def test_an_empty_calendar_month_of_a_sparse_series_is_not_predicted_at_zero():
+    """Month factor only on dense enough series: a sparse series whose May had no case in any reference year
+    (Lot, situations de souffrance, national demo) was predicted at 0 and alerted on 4 cases with p ~ 1e-23."""
+    y = np.array([2, 1, 0, 0, 2, 1, 0, 3, 0, 0, 2, 0, 0, 2, 2, 0, 1, 1, 0, 1, 1, 0, 1, 2, 1, 3, 1, 0, 0, 1, 0, 1, 0, 1,
+                  1, 1, 0, 2, 3, 0, 1, 2, 0, 2, 0, 1, 2, 0, 0, 2, 4, 1, 3, 2, 4], dtype=float)
+    result = farrington_series(y, 54, alpha=0.01, accumulate=True)
+    assert result.season[0] != "month"
+    assert result.expected[0] > 0.3 and not result.alarm[0]
+
+
+def test_a_chance_decline_is_not_extrapolated_to_zero():
+    """Trend kept only when significant (Noufaily): a flat sparse series keeps an expected count near its mean."""
+    rng = np.random.default_rng(4)
+    hits = 0
+    for _ in range(200):
+        y = rng.poisson(0.8, 60).astype(float)
+        result = farrington_series(y, 59, alpha=0.01)
+        hits += result.expected[0] < 0.2
+    assert hits <= 4  # a few per cent of chance trends at most, each only where significant

@@ -340,3 +340,40 @@ def test_measure_scan_reports_speed_calibration_and_power():
         assert 0 <= out[key]["share_05"] <= out[key]["share_20"] <= 1
     assert out["calibration_nb2_poisson_null"]["share_05"] > out["calibration_nb2"]["share_05"]
     assert all(r[s]["connected"] for r in out["power"].values() for s in sc.SHAPES)
+
+
+def test_dispersion_is_weighted_by_the_expected_counts_and_bounded():
+    """A zone-month expecting 0.01 case that sees 3 must not blow the estimate up (it gave 35 million on the demo)."""
+    rng = np.random.default_rng(12)
+    periods = tuple(f"{2023 + m // 12}-{m % 12 + 1:02d}" for m in range(27))
+    frame = draw(rng, periods=periods)
+    tiny = frame.with_columns(pl.when((pl.col("zone") == "29") & (pl.col("periode") == periods[0]))
+                              .then(pl.lit(0.01)).otherwise(pl.col("attendu")).alias("attendu"),
+                              pl.when((pl.col("zone") == "29") & (pl.col("periode") == periods[0]))
+                              .then(pl.lit(3.0)).otherwise(pl.col("observe")).alias("observe"))
+    assert 1.0 <= sc.estimate_dispersion(tiny) < 1.15
+    assert sc.estimate_dispersion(tiny, min_expected=0.0) < 1.2  # weighted: the 0.01 cell weighs 0.01
+    assert sc.estimate_dispersion(draw(rng, phi=30.0, periods=periods)) == pytest.approx(sc.MAX_DISPERSION)
+
+
+def test_gumbel_p_values_go_below_the_monte_carlo_resolution_and_agree_above():
+    rng = np.random.default_rng(10)
+    strong = draw(rng, boost={"22": 3.0, "29": 3.0, "56": 3.0})
+    mc = sc.scan(strong, replicates=99, seed=3)[0]
+    gumbel = sc.scan(strong, replicates=99, seed=3, p_method="gumbel")[0]
+    assert mc.p_value == pytest.approx(0.01) and gumbel.p_value < 0.001 and gumbel.zones == mc.zones
+    null = [sc.scan(draw(np.random.default_rng(s)), replicates=99, seed=s, p_method="gumbel")[0].p_value for s in range(40)]
+    assert 0 < sum(p <= 0.2 for p in null) <= 16  # about 20 % of p <= 0.2 without cluster
+    with pytest.raises(ValueError, match="méthode de p-valeur"):
+        sc.scan(strong, replicates=9, p_method="exact")
+
+
+def test_min_expected_leaves_out_the_candidates_expecting_almost_nothing():
+    rng = np.random.default_rng(13)
+    frame = draw(rng)
+    last = frame["periode"].max()
+    frame = frame.with_columns(pl.when(pl.col("zone") == "29").then(pl.lit(0.02)).otherwise(pl.col("attendu")).alias("attendu"),
+                               pl.when((pl.col("zone") == "29") & (pl.col("periode") == last)).then(pl.lit(2.0))
+                               .otherwise(pl.col("observe")).alias("observe"))
+    assert any(c.zones == ("29",) for c in sc.scan(frame, replicates=19, seed=1))
+    assert all(c.zones != ("29",) for c in sc.scan(frame, replicates=19, seed=1, min_expected=1.0))

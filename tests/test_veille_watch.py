@@ -162,3 +162,60 @@ def test_a_cluster_of_neighbouring_departements_is_found():
     best = clusters.row(0, named=True)
     assert set(best["zones"].split(",")) & {"29", "22", "56"} and best["fin"] == LAST and best["secret"]
     assert result.cluster_count == clusters.height
+
+
+# --------------------------------------------------------------------------- the national demo, reduced to four régions
+
+DEMO_END = "2026-10"
+DEMO_REGIONS = ("53", "93", "32", "44")  # Bretagne, PACA, Hauts-de-France, Grand Est: the régions of the planted rises
+
+
+def _demo_watch(rises: bool):
+    from analytics import demo
+    from analytics.referentials import departement_region
+
+    keep = [d for d, r in departement_region().items() if r in DEMO_REGIONS]
+    data = demo.generate(years=5, end=DEMO_END, rises=rises)
+    frame = data.aggregates.filter(pl.col("departement").is_in(keep)).select(
+        "periode", "service", "departement", "dimension", "modalite", "effectif")
+    return data, watch_frame(frame, published=set(), replicates=199)
+
+
+@pytest.fixture(scope="module")
+def demo_watch():
+    return _demo_watch(True)
+
+
+@pytest.fixture(scope="module")
+def null_demo_watch():
+    return _demo_watch(False)
+
+
+def test_demo_planted_souffrance_rise_of_ddtm29_is_flagged(demo_watch):
+    """ddtm29_souffrance (×3 over 3 months, 28 situations of souffrance for 5.5 usual) is strong enough by
+    construction: the watch flags it in the Finistère, month by month, at its last month."""
+    data, result = demo_watch
+    assert "ddtm29_souffrance" in {r.key for r in data.rises}
+    temporal = result.alerts.filter((pl.col("kind") == TEMPORAL) & (pl.col("geo_niveau") == "departement")
+                                    & (pl.col("geo_code") == "29") & (pl.col("periode") == DEMO_END))
+    assert {"situations_souffrance_travail", "relations_travail"} <= set(temporal["modalite"])
+    assert (temporal["observe"] > 3 * temporal["attendu"]).all()
+
+
+def test_demo_no_alert_rests_on_one_or_two_cases(demo_watch, null_demo_watch):
+    for _, result in (demo_watch, null_demo_watch):
+        temporal = result.alerts.filter(pl.col("kind") == TEMPORAL)
+        assert (temporal["observe"] >= 3).all()  # at least MIN_CASES over the month and the month before
+        assert (result.alerts.filter(pl.col("kind") == CLUSTER)["observe"] >= 3).all()
+        # the expected count of an alert is never the ~0 of an extrapolated decline or of an empty calendar month
+        assert (temporal["attendu"] >= 0.05).all()
+
+
+def test_demo_without_planted_rise_temporal_alerts_stay_within_the_expected_false_alerts(null_demo_watch):
+    data, result = null_demo_watch
+    assert data.rises == ()
+    temporal = result.alerts.filter(pl.col("kind") == TEMPORAL)
+    # Benjamini-Hochberg: without any rise every alert is false, and their expected number a month is
+    # at most q x (alerts a month); with about a thousand series tested a month the watch reports it.
+    assert temporal.height / result.months_evaluated <= 1.0
+    assert result.expected_false_alerts > 5  # what testing each series at alpha alone would give a month

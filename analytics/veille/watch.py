@@ -28,8 +28,12 @@ False alarms
 Clusters
     For each indicator, the space-time scan (``analytics.veille.scan``) of the départements over the
     last 1 to 3 months, on the monthly expectations of every département series, with a dispersion
-    estimated on the months before (``pooled_dispersion``); Benjamini-Hochberg at q across indicators on the p-values of the
-    most likely clusters sets the p-value a cluster must reach.
+    estimated on the months before (``scan.estimate_dispersion``: expected-weighted, zone-months
+    expecting at least one case, within [1, 10]); only candidate clusters expecting at least
+    ``SCAN_MIN_EXPECTED`` case over their window are scanned; p-values from a Gumbel fit to the
+    replicate maxima (999 replicates cannot give less than 0.001, while Benjamini-Hochberg at q
+    across about a hundred indicators asks 0.05 / 100 of the best one). Benjamini-Hochberg at q
+    across indicators on the p-values of the most likely clusters sets the p-value a cluster must reach.
 Severity and secrecy
     Each alert gets a band (``analytics.veille.severity``) and a flag ``secret``: True when one of the
     cells its test rests on for its period (the month and the month before, the quarter, each
@@ -63,6 +67,7 @@ SCAN_REPLICATES = 999
 SCAN_MAX_P = 0.05
 SCAN_MONTHS = 2 * max(spatial.WINDOWS)  # the scan's windows and as many months before for its dispersion
 SCAN_EXPECTED_FLOOR = 0.01  # the scan needs a positive expectation in every zone-month
+SCAN_MIN_EXPECTED = 1.0  # a candidate cluster must expect at least one case over its window (cf. MIN_CASES)
 TEMPORAL, CLUSTER = "temporelle", "grappe"
 FINE_COLUMNS = ("periode", "service", "departement", "dimension", "modalite", "effectif")
 ALERT_SCHEMA = {
@@ -268,14 +273,9 @@ def _quarterly_alerts(series: pl.DataFrame, first: str, last: str, since: str, a
 
 
 def pooled_dispersion(frame: pl.DataFrame, windows: int = max(spatial.WINDOWS)) -> float:
-    """phi = sum (observe - attendu)^2 / sum attendu over the months before the scan's windows, on the zone-months
-    expecting at least one case (>= 1): a ratio of sums, not the mean of Pearson residuals, which a single
-    case where 0.01 was expected would blow up (``scan.estimate_dispersion``)."""
-    months = sorted(frame["periode"].unique().to_list())
-    past = frame.filter(pl.col("periode").is_in(months[:-windows]) & (pl.col("attendu") >= 1.0))
-    if past.height == 0:
-        return 1.0
-    return max(1.0, float(((past["observe"] - past["attendu"]) ** 2).sum() / past["attendu"].sum()))
+    """The scan's dispersion (``scan.estimate_dispersion``): expected-weighted Pearson residuals of the months
+    before the scan's windows, on the zone-months expecting at least one case, within [1, 10]."""
+    return float(spatial.estimate_dispersion(frame, exclude_last=windows))
 
 
 def _clusters(departements: pl.DataFrame, q: float, replicates: int, seed: int) -> pl.DataFrame:
@@ -293,7 +293,7 @@ def _clusters(departements: pl.DataFrame, q: float, replicates: int, seed: int) 
         dispersion = pooled_dispersion(frame)
         indicator_seed = seed + zlib.crc32(f"{dimension}|{modalite}".encode()) % 100_000
         clusters = spatial.scan(frame, dispersion=dispersion, replicates=replicates, seed=indicator_seed,
-                                max_p=SCAN_MAX_P)
+                                max_p=SCAN_MAX_P, min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
         found.append((dimension, modalite, clusters))
     if not found:
         return pl.DataFrame()
