@@ -305,7 +305,21 @@ def measure_secret_demo(scope: str | None = None) -> list[Measure]:
                 "réussi", bool(figures["audit_ok"])),
         *[Measure(f"secret_kept_{i}", f"{what} : non nulles publiées, {level}", share, "part")
           for i, (level, share) in enumerate(kept.items())],
+        *_audit_time_measures(what, figures.get("audits_secondes") or []),
     ]
+
+
+def _audit_time_measures(what: str, audits: list[dict]) -> list[Measure]:
+    """Where the time of protect goes: the first audit phase by phase, then the repair rounds."""
+    if not audits:
+        return []
+    first = audits[0]
+    out = [Measure(f"secret_first_audit_{i}", f"{what} : premier audit, {phase}", seconds, "s")
+           for i, (phase, seconds) in enumerate(first.items())]
+    repairs = audits[1:]
+    out.append(Measure("secret_repair_seconds", f"{what} : audits des {plural(len(repairs), 'réparation')}",
+                       sum(sum(a.values()) for a in repairs), "s"))
+    return out
 
 
 def measure_published_sets(scope: str | None = None) -> list[Measure]:

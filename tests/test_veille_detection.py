@@ -293,3 +293,67 @@ def test_a_chance_decline_is_not_extrapolated_to_zero():
         result = farrington_series(y, 59, alpha=0.01)
         hits += result.expected[0] < 0.2
     assert hits <= 4  # a few per cent of chance trends at most, each only where significant
+
+
+# --------------------------------------------------------------------------- short histories (< 3 years)
+
+
+def test_short_history_count_test_is_calibrated_under_a_seasonal_null():
+    """2 years of seasonal negative binomial series: the count test ("nb", the watch's) keeps about alpha of
+    p <= alpha, where the normal approximation of EARS gives 8 % (measured: nb 0.96 %, EARS 8.1 %)."""
+    rng = np.random.default_rng(1)
+    n = 2000
+    counts = nb_counts(rng, n, 24)
+    frame = grid_frame(counts)
+    out = detect_series(frame, since="2021-01", short="nb")  # 12 to 23 months of history
+    assert out.height == 12 * n and set(out["methode"]) == {"nb"}
+    p = out["p_value"].to_numpy()
+    assert not np.isnan(p).any()
+    assert float(np.mean(p <= 0.01)) <= 0.015
+    assert float(np.mean(p <= 0.05)) <= 0.06
+    assert float(np.mean(p <= 0.05)) > 0.02  # not degenerate
+    assert np.array_equal(out["alerte"].to_numpy() == 1, p <= 0.01)
+    observed = frame.filter(pl.col("periode") >= "2021-01").sort("serie", "periode")["effectif"].to_numpy()
+    assert np.array_equal(out["alerte"].to_numpy() == 1, observed > out["seuil"].to_numpy())
+    by_month = out.group_by("periode").agg(pl.col("alerte_fdr").sum())
+    assert int(by_month["alerte_fdr"].max()) <= 2  # BH: about q months with any alert under the complete null
+    ears = detect_series(frame, since="2021-01")  # the textbook fall-back, kept as the default of `detect`
+    assert set(ears["methode"]) == {"ears"}
+    assert float(np.mean(ears["p_value"].to_numpy() <= 0.01)) > 0.05
+
+
+def test_short_history_count_test_flags_a_tripled_two_month_rise():
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        counts = nb_counts(rng, 300, 24)
+        mu = 5 * (1 + 0.3 * np.cos(2 * np.pi * np.arange(24) / 12))  # the seasonality of the other series
+        size = mu / 0.5
+        counts[0] = rng.negative_binomial(size, size / (size + mu))
+        counts[0, -2:] = np.round(3 * mu[-2:])  # x 3 over the last 2 months of a series averaging 5
+        out = detect_series(grid_frame(counts), short="nb")
+        row = out.filter(pl.col("serie") == "s0000").row(0, named=True)
+        assert row["alerte"] == 1 and row["methode"] == "nb", (seed, row)
+        assert row["attendu"] < 12 and row["seuil"] < 17  # 17 or 18 observed
+
+
+def test_short_history_count_test_carries_the_seasonality_of_last_year():
+    """The August of a service closed in August, 20 months of history: the count test expects last August's
+    level (pooled over the series), so a quadrupled August is flagged; EARS's 7-month mean expects 30 and misses it."""
+    rng = np.random.default_rng(6)
+    mu = np.full(20, 30.0)
+    mu[7::12] = 4.0  # August
+    counts = rng.poisson(mu[None, :], (200, 20)).astype(float)  # 2020-01 .. 2021-08
+    counts[0, -1] = 16
+    nb = detect_series(grid_frame(counts), short="nb")
+    assert nb["periode"].unique().to_list() == ["2021-08"]
+    assert 2 < nb["attendu"].median() < 8
+    assert nb["alerte"][1:].mean() <= 0.02
+    assert nb.filter(pl.col("serie") == "s0000")["alerte"].item() == 1
+    ears = detect_series(grid_frame(counts))
+    assert ears["attendu"].median() > 20
+    assert ears.filter(pl.col("serie") == "s0000")["alerte"].item() == 0
+
+
+def test_short_must_name_a_method():
+    with pytest.raises(ValueError):
+        detect_series(grid_frame(np.ones((1, 12))), short="c3")

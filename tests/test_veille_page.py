@@ -83,7 +83,7 @@ def test_a_published_alert_shows_published_values_and_a_band_computed_on_them(pu
 
 def test_an_alert_touching_a_secret_shows_no_figure_of_its_own(published):
     secret = published.filter((pl.col("geo_niveau") == "departement") & (pl.col("geo_code") == "29")
-                              & (pl.col("periode") == LAST)).row(0, named=True)
+                              & (pl.col("periode") == LAST) & (pl.col("kind") == "temporelle")).row(0, named=True)
     assert secret["secret"]
     at = _choose(run_page(PAGE), secret["id"])
     listing = _listing(at)
@@ -91,7 +91,7 @@ def test_an_alert_touching_a_secret_shows_no_figure_of_its_own(published):
     assert row["Chiffre publié"] == ""
     texts = _texts(at)
     assert any("secret statistique ou non publiée" in t for t in texts)
-    raw = {fr_int(secret["observe"]), str(int(secret["observe"])), fr_int(secret["seuil"]), str(round(secret["attendu"], 1)),
+    raw = {fr_int(secret["observe"]), str(int(secret["observe"])), fr_int(secret["seuil"] or 0), str(round(secret["attendu"], 1)),
            str(round(secret["attendu"], 1)).replace(".", ",")}
     facts = [t for t in at.markdown if t.value.startswith("**") and "** : " in t.value]
     assert {f.value.split("** : ")[0] for f in facts} == {"**Territoire", "**Indicateur", "**Période", "**Type", "**Gravité", "**État"}
@@ -112,7 +112,7 @@ def test_an_alert_touching_a_secret_shows_no_figure_of_its_own(published):
 
 def test_the_ctss_qualifies_with_history_and_personal_data_is_refused(published, monkeypatch):
     secret = published.filter((pl.col("geo_niveau") == "departement") & (pl.col("geo_code") == "29")
-                              & (pl.col("periode") == LAST)).row(0, named=True)
+                              & (pl.col("periode") == LAST) & (pl.col("kind") == "temporelle")).row(0, named=True)
     at = _choose(run_page(PAGE, monkeypatch, scope="53", role="regional"), secret["id"])
     at.text_area(key="v_commentaire").input("Écrire à camille.martin@example.org")
     at.selectbox(key="v_etat").set_value("confirmee")

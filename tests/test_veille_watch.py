@@ -219,3 +219,49 @@ def test_demo_without_planted_rise_temporal_alerts_stay_within_the_expected_fals
     # at most q x (alerts a month); with about a thousand series tested a month the watch reports it.
     assert temporal.height / result.months_evaluated <= 1.0
     assert result.expected_false_alerts > 5  # what testing each series at alpha alone would give a month
+
+
+# --------------------------------------------------------------------------- a new deployment: 2 years of history
+
+SHORT_END = "2025-12"
+
+
+def test_two_year_demo_without_rise_stays_within_the_expected_false_alerts():
+    """Less than 3 years of history everywhere: the calibrated count test (methode "nb") instead of EARS, whose
+    normal p-values made the watch record 269 alerts on these four régions (934 nationally) in 12 months."""
+    from analytics import demo
+    from analytics.referentials import departement_region
+
+    keep = [d for d, r in departement_region().items() if r in DEMO_REGIONS]
+    data = demo.generate(years=2, end=SHORT_END, rises=False)
+    frame = data.aggregates.filter(pl.col("departement").is_in(keep)).select(
+        "periode", "service", "departement", "dimension", "modalite", "effectif")
+    result = watch_frame(frame, published=set(), replicates=99)
+    assert result.months_evaluated == 12 and result.period_max == SHORT_END
+    assert result.monthly_series > 500 and result.quarterly_series > 500
+    temporal = result.alerts.filter(pl.col("kind") == TEMPORAL)
+    by_period = temporal.group_by("periode").len()
+    assert by_period.height == 0 or int(by_period["len"].max()) <= 2
+    assert temporal.height / result.months_evaluated <= max(result.expected_false_alerts_fdr, 1.0)
+    assert set(temporal["methode"]) <= {"nb"}
+
+
+def test_two_year_series_rise_is_flagged_by_the_count_test():
+    """A service tripling its souffrance au travail over 2 months, 2 years of history: flagged at every level."""
+    rng = np.random.default_rng(4)
+    months = MONTHS[-24:]
+    rows = []
+    for periode in months:
+        for code, dep, label, kind, base in SERVICES:
+            souffrance = int(rng.poisson(max(base, 1)))
+            if code == "DDTM-29" and periode in months[-2:]:
+                souffrance = 3 * base
+            rows += [(periode, dep, code, label, kind, "rps", SOUFFRANCE, souffrance),
+                     (periode, dep, code, label, kind, "rps", VISITES, int(rng.poisson(max(base // 2, 1))))]
+    frame = fine(pl.DataFrame(rows, schema={c: (pl.Int64 if c == "effectif" else pl.String) for c in COLUMNS}, orient="row"))
+    result = watch_frame(frame, published=set(), replicates=99)
+    for level, code in (("service", "DDTM-29"), ("departement", "29")):
+        alert = _alert(result, level, code)
+        assert alert is not None, (level, code)
+        assert alert["methode"] == "nb" and alert["observe"] > alert["seuil"]
+    assert _alert(result, "departement", "35") is None

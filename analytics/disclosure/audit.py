@@ -49,6 +49,7 @@ EXACT_BUDGET = 2_000_000  # fine cells x cells: whole-year exact intervals below
 EXACT_COLUMNS = 30_000  # and never over a whole year wider than this (one LP there takes seconds)
 WIDE_CELLS = 40  # failures rechecked one by one over the nation when no more than this remain (about a second each)
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
+PHASE_NAMES = ("nation par modalité", "régions", "nation par trimestre")  # the steps of `phases`
 PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
 
 
@@ -83,6 +84,7 @@ class AuditResult:
     binding: dict[int, np.ndarray] = field(default_factory=dict)  # failing cell -> published cells holding it
     seconds: float = 0.0
     lps: int = 0
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # where the time went: for the bench and the audit summary
 
     @property
     def ok(self) -> bool:
@@ -514,6 +516,8 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
     if workers is None:
         workers = default_workers() if unknowns.size >= PARALLEL_FROM else 1
     steps = phases(cube)
+    timing: dict[str, float] = {}
+    clock = time.perf_counter()
     for step, jobs in enumerate(steps):
         if not remaining.any():
             break
@@ -526,6 +530,7 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
             remaining[done] = False
             low[keys] = np.minimum(low[keys], lows)
             lps += count
+        timing[PHASE_NAMES[step] if step < len(PHASE_NAMES) else f"étape {step + 1}"], clock = time.perf_counter() - clock, time.perf_counter()
     # What no block certified: witnesses, then intervals, in each cell's home block.
     bounds: dict[int, tuple[float, float]] = {}
     binding: dict[int, np.ndarray] = {}
@@ -536,7 +541,9 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
         lps += count
         bounds.update(job_bounds)
         binding.update(job_binding)
+    timing["rattachement"], clock = time.perf_counter() - clock, time.perf_counter()
     _widen(cube, index, bounds, binding, k)
+    timing["revérification élargie"] = time.perf_counter() - clock
     bad = {c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)}
     unchecked = todo[~proven[todo]]
     failures = np.array(sorted(int(c) for c, o in zip(unchecked, owner) if o in bad), dtype=np.int64)
@@ -549,7 +556,7 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
     proven[failures] = False
     certified_now = todo.size - failures.size - len({int(o) for o in owner if o in bounds and o not in bad})
     return AuditResult(k, todo.size, certified_now, len(bounds), failures, proven, bounds, binding,
-                       time.perf_counter() - start, lps)
+                       time.perf_counter() - start, lps, timing)
 
 
 def _near(index: CubeIndex, candidates: np.ndarray):

@@ -50,6 +50,7 @@ class ProtectedCube:
             "echecs_audit": int(p.audit.failures.size),
             "reparations": p.repairs,
             "secondaires_rendus": p.given_back,
+            "audits_secondes": [{phase: round(t, 2) for phase, t in phases.items()} for phases in (p.audit_seconds or [])],
             "secondes": round(self.seconds, 2),
         }
 

@@ -42,6 +42,7 @@ class Protection:
     audit: AuditResult
     repairs: int
     given_back: int = 0  # secondaries published again by the pruning (small systems)
+    audit_seconds: list = None  # each audit's seconds per phase, first audit then each repair
 
     @property
     def secret(self) -> np.ndarray:
@@ -170,6 +171,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
     same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
     result = audit(cube, secret, k, progress=progress)
+    audits = [result.phase_seconds]
     previous, stalled = np.zeros(0, dtype=np.int64), 0
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
@@ -210,6 +212,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         previous = result.failures
         local_pass(eqs, secret, values, cost, k)
         result = audit(cube, secret, k, certified=result.certified, progress=progress)
+        audits.append(result.phase_seconds)
     given_back = 0
     if result.ok and affordable(cube, secret, primary, k):
         if progress:
@@ -220,4 +223,4 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             if final.ok:  # the block audit agrees with the exact check (it may be stricter)
                 given_back = int((secret & ~pruned).sum())
                 secret, result = pruned, final
-    return Protection(k, primary, secret & ~primary, result, repairs, given_back)
+    return Protection(k, primary, secret & ~primary, result, repairs, given_back, audits)

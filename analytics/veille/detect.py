@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from analytics.veille.ears import BASELINE, GUARD, ears_batch
+from analytics.veille.ears import BASELINE, GUARD, ears_batch, nb_short
 from analytics.veille.farrington import B_MAX, B_MIN, design, farrington
 from analytics.veille.multiple import benjamini_hochberg
 
@@ -43,7 +43,11 @@ def fdr_by_period(p_values: np.ndarray, periods: np.ndarray, q: float = FDR_Q) -
     return rejected
 
 
-def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 0.01) -> pl.DataFrame:
+SHORT_METHODS = ("ears", "nb")
+
+
+def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 0.01, short: str = "ears",
+                  groups: dict[str, str] | None = None) -> pl.DataFrame:
     """One row per series and month >= ``since`` (default: the last month of the data).
 
     ``frame`` has columns serie, periode (YYYY-MM), effectif (counts >= 0). Several rows for the same
@@ -52,7 +56,16 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
 
     Method: Farrington (``analytics.veille.farrington``) when the series has at least 3 whole years
     before the month (the reference then uses up to 7 years), the month alone and the 2-month
-    accumulation combined; EARS C1/C2 (``analytics.veille.ears``) otherwise.
+    accumulation combined; otherwise, with ``short``:
+
+    * "ears" (default, the textbook fall-back of the ``detect`` command): EARS C1/C2
+      (``analytics.veille.ears.ears_batch``), mean + z(1 - alpha) sd of the 7 months before (after a
+      guard band of 2 when known). Its normal p-values ignore seasonality and the discreteness and
+      overdispersion of small counts: far too small, Benjamini-Hochberg cannot control them (2-year
+      national demo without any rise: about 80 alerts a month). Kept for comparison;
+    * "nb" (what the watch uses): the calibrated negative binomial test ``ears.nb_short``, the
+      seasonality pooled over the series of a same ``groups`` label (series code -> label; default:
+      all the series share one profile), the month alone and the 2-month accumulation combined.
 
     Columns:
 
@@ -64,14 +77,17 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
       month without an outbreak);
     * score: P(count >= observed) for the month alone under the baseline (Farrington), normal tail
       of the EARS statistic;
-    * methode: "farrington" or "ears";
+    * methode: "farrington", "ears" or "nb";
     * p_value: upper-tail p-value of the test that decides ``alerte`` (alerte = 1 <=> p_value <=
       alpha): for Farrington the combined p-value of the month alone and of the 2-month
-      accumulation, for EARS the score; null when the history is too short for any test;
+      accumulation, for EARS the score, for "nb" the combined p-value as Farrington's; null when the
+      history is too short for any test;
     * alerte_fdr (0/1): Benjamini-Hochberg at q = 0.05 applied, month by month, across all the
       series of the output to p_value: controls the share of false alerts among the alerts of a
       month instead of the rate per series.
     """
+    if short not in SHORT_METHODS:
+        raise ValueError(f"short must be one of {SHORT_METHODS}, not {short!r}")
     if frame.height == 0:
         return _empty()
     data = (frame.select(pl.col("serie").cast(pl.Utf8), pl.col("periode").cast(pl.Utf8), pl.col("effectif").cast(pl.Float64))
@@ -106,7 +122,7 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
     # whole years of known history before each month (the months from first to final are all known)
     years = np.minimum((t_idx - first[s_idx]) // 12, B_MAX)
     years = np.where(years >= B_MIN, years, 0)
-    method = np.where(years > 0, "farrington", "ears")
+    method = np.where(years > 0, "farrington", short)
 
     for b in np.unique(years[years > 0]):
         f = np.nonzero(years == b)[0]
@@ -115,7 +131,11 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
         expected[f], threshold[f], alarm[f] = result.expected, result.threshold, result.alarm
         score[f], p_value[f] = result.score, result.p_value
     e = np.nonzero(years == 0)[0]
-    if e.size:
+    if e.size and short == "nb":
+        labels = None if groups is None else np.array([groups.get(c, c) for c in series_codes.tolist()], dtype=object)
+        ex, th, al, sc, pv = nb_short(grid, s_idx[e], t_idx[e], alpha, groups=labels, phase=origin % 12)
+        expected[e], threshold[e], alarm[e], score[e], p_value[e] = ex, th, al, sc, pv
+    elif e.size:
         lags = np.arange(-(BASELINE + GUARD), 0)
         cols = t_idx[e, None] + lags[None, :]
         hist = np.where(cols >= 0, grid[s_idx[e, None], np.maximum(cols, 0)], np.nan)

@@ -6,6 +6,11 @@
 
 The standard deviation is the sample one (ddof = 1), floored at ``SD_FLOOR`` so that a perfectly
 flat baseline does not turn a single case into an infinite statistic.
+
+These textbook methods (and ``ears_batch``, their normal-threshold batch form) ignore seasonality and
+the discreteness and overdispersion of small counts: their p-values are far too small (8 to 11 % of
+p <= 0.01 on stationary seasonal negative binomial series) and Benjamini-Hochberg cannot control them.
+``nb_short`` is the calibrated count test the watch uses for series with less than 3 years.
 """
 
 from __future__ import annotations
@@ -80,3 +85,145 @@ def ears_batch(history: np.ndarray, observed: np.ndarray, alpha: float = 0.01, s
     alarm = ok & (observed > threshold)
     nan = np.full(N, np.nan)
     return np.where(ok, mean, nan), np.where(ok, threshold, nan), alarm, np.where(ok, score, nan)
+
+
+# --------------------------------------------------------------------------- calibrated short-history test
+
+SHORT_WINDOW = 36  # months of reference at most (Farrington takes over with 3 whole years)
+SHORT_LEVEL = 12  # the level is the deseasonalised mean of the last SHORT_LEVEL reference months
+SHORT_MIN_KNOWN = 3  # known reference months needed for a test
+SEASON_PRIOR = 10.0  # prior precision of a calendar-month factor (log scale): 1 / 0.32^2
+SINGLE_SHARE = 0.1  # as Farrington: share of alpha given to the month alone, the rest to the 2-period sum
+IPF_ROUNDS = 12
+EMPTY_LEVEL = 0.5  # an empty level window reads as half a case over it
+
+
+def _group_sum(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    out = np.zeros((n_groups,) + values.shape[1:])
+    np.add.at(out, groups, values)
+    return out
+
+
+def _seasonal_fit(Y: np.ndarray, pos: np.ndarray, groups: np.ndarray, n_groups: int, period: int):
+    """Poisson fit of y_it = a_i s_{g(i), pos(t)} by iterative proportional fitting, one seasonal profile per group.
+
+    The calendar-period factors get a gamma prior of precision ``SEASON_PRIOR`` around 1 (in effective cases,
+    i.e. counts divided by the group's dispersion): a period never observed, or observed on a handful of
+    cases, stays near 1. Returns s (groups, period), Var(log s) (groups, period), group dispersion (groups,)."""
+    known = ~np.isnan(Y)
+    Y0 = np.where(known, Y, 0.0)
+    onehot = (pos[:, None] == np.arange(period)[None, :]).astype(float)  # (W, P)
+    Ym = _group_sum(Y0 @ onehot, groups, n_groups)  # (G, P) cases per group and calendar period
+    cells = _group_sum(known.astype(float) @ onehot, groups, n_groups)
+    s = np.ones((n_groups, period))
+    phi_g = np.ones(n_groups)
+    for _ in range(IPF_ROUNDS):
+        S = s[groups][:, pos]
+        denom = (S * known).sum(axis=1)
+        a = np.where(denom > 0, Y0.sum(axis=1) / np.maximum(denom, 1e-300), 0.0)
+        Am = _group_sum((a[:, None] * known) @ onehot, groups, n_groups)
+        prior = SEASON_PRIOR * phi_g[:, None]
+        s = (Ym + prior) / (Am + prior)
+        mu = a[:, None] * s[groups][:, pos]
+        pearson = np.where(known & (mu > 0), (Y0 - mu) ** 2 / np.maximum(mu, 1e-12), 0.0).sum(axis=1)
+        n_cells = known.sum(axis=1)
+        used = (a > 0).astype(float)
+        df = (_group_sum(n_cells * used, groups, n_groups) - _group_sum(used, groups, n_groups)
+              - (cells > 0).sum(axis=1))
+        phi_g = np.maximum(1.0, _group_sum(pearson * used, groups, n_groups) / np.maximum(df, 1.0))
+    var_log_s = 1.0 / (Ym / phi_g[:, None] + SEASON_PRIOR)
+    return s, var_log_s, pearson, n_cells
+
+
+def nb_short(grid: np.ndarray, s_idx: np.ndarray, t_idx: np.ndarray, alpha: float = 0.01, groups=None,
+             phase: int = 0, period: int = 12, guard: int = GUARD, level: int = SHORT_LEVEL,
+             window: int = SHORT_WINDOW, accumulate: bool = True):
+    """Count-based test for short series (less than 3 years), calibrated so that Benjamini-Hochberg holds.
+
+    ``grid``: (series, periods) counts, NaN where unknown (a series is known on one contiguous run);
+    rows (``s_idx``, ``t_idx``) to test; ``groups``: one label per series of ``grid``, the series sharing a
+    seasonal profile (default: all); ``phase``: calendar position (0 .. period-1) of column 0.
+
+    For a target period t the reference is the known periods from t - guard - window to t - guard - 1
+    (the guard band keeps an outbreak under way out of its own baseline, as EARS C2):
+
+    * seasonality: a calendar-period factor per group, fitted with the series' levels on the reference
+      (Poisson model y = a_i s_month, iterative proportional fitting, gamma prior around 1): with 12
+      months or more the same month of last year carries the seasonal peak or trough, pooled over the
+      series of the group (pass disjoint series, e.g. one geographic level of one indicator: the
+      variance of the factor assumes their counts independent); before, the factor is near 1;
+    * level: deseasonalised mean of the last ``level`` reference periods (at least ``EMPTY_LEVEL`` case);
+    * dispersion: the series' own Pearson statistic over the whole reference (against its mean level there and
+      the group's seasonal factors), the prediction being averaged over its sampling distribution (chi2
+      with n - 1 df, each point floored at 1: ``farrington.Predictive``),
+      widened by the estimation variance of the level and of the seasonal factor;
+    * p-values: exact upper tails P(Y >= y) of the negative binomial predictive of the period alone (the
+      ``score``) and, with ``accumulate``, of the sum of t - 1 and t when y_t exceeds its expectation;
+      combined as Farrington's (weighted Bonferroni, share ``SINGLE_SHARE`` to the period alone).
+      The threshold is the count of t above which the test alerts, given the count of t - 1.
+
+    Returns expected, threshold, alarm, score, p_value (NaN / False where fewer than ``SHORT_MIN_KNOWN``
+    reference periods are known).
+    """
+    from analytics.veille.farrington import Predictive  # farrington imports nothing from here
+
+    grid = np.asarray(grid, dtype=float)
+    s_idx, t_idx = np.asarray(s_idx, dtype=np.int64), np.asarray(t_idx, dtype=np.int64)
+    n = s_idx.size
+    groups = np.zeros(grid.shape[0], dtype=np.int64) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+    n_groups = int(groups.max()) + 1 if groups.size else 1
+    expected, threshold, score, p_value = (np.full(n, np.nan) for _ in range(4))
+    alarm = np.zeros(n, dtype=bool)
+    for t in np.unique(t_idx):
+        rows = np.nonzero(t_idx == t)[0]
+        cols = np.arange(max(0, t - guard - window), max(0, t - guard))
+        if cols.size == 0:
+            continue
+        pos = (cols + phase) % period
+        Y = grid[:, cols]
+        s, var_log_s, pearson, n_cells = _seasonal_fit(Y, pos, groups, n_groups, period)
+        series = s_idx[rows]
+        g = groups[series]
+        ref = Y[series][:, -level:]
+        known = ~np.isnan(ref)
+        n_known = known.sum(axis=1)
+        ok = (n_known >= SHORT_MIN_KNOWN) & (~np.isnan(Y[series]).all(axis=1))
+        ok &= ~np.isnan(grid[series, t])
+        if not ok.any():
+            continue
+        rows, series, g, ref, known, n_known = rows[ok], series[ok], g[ok], ref[ok], known[ok], n_known[ok]
+        # the dispersion from every reference period (more degrees of freedom than the level's window)
+        df = np.maximum(n_cells[series] - 1, 1).astype(float)
+        phi = pearson[series] / df
+        S = s[g][:, pos[-level:]]
+        cases = np.where(known, ref, 0.0).sum(axis=1)
+        exposure = (S * known).sum(axis=1)
+        a = np.maximum(cases, EMPTY_LEVEL) / exposure
+        mu_ref = a[:, None] * S
+        phi_floor = np.maximum(phi, 1.0)
+        level_mu = (mu_ref * known).sum(axis=1)
+        p_t = (t + phase) % period
+        mu = a * s[g, p_t]
+        unit = mu ** 2 / level_mu + mu ** 2 * var_log_s[g, p_t] / phi_floor
+        single = Predictive(mu, phi, df, unit)
+        y = grid[series, t]
+        p1 = single.sf(y)
+        expected[rows], score[rows] = mu, p1
+        if accumulate and t >= 1 and not np.isnan(grid[series, t - 1]).any():
+            p_prev = (t - 1 + phase) % period
+            mu_prev = a * s[g, p_prev]
+            total = mu + mu_prev
+            unit2 = total ** 2 / level_mu + (mu ** 2 * var_log_s[g, p_t] + mu_prev ** 2 * var_log_s[g, p_prev]) / phi_floor
+            both = Predictive(total, phi, df, unit2)
+            y_prev = grid[series, t - 1]
+            p2 = np.where(y > mu, both.sf(y + y_prev), 1.0)
+            p = np.minimum(1.0, np.minimum(p1 / SINGLE_SHARE, p2 / (1.0 - SINGLE_SHARE)))
+            q1 = single.quantile(SINGLE_SHARE * alpha)
+            q2 = both.quantile((1.0 - SINGLE_SHARE) * alpha)
+            threshold[rows] = np.minimum(q1, np.maximum(q2 - y_prev, np.floor(mu)))
+        else:
+            p = p1
+            threshold[rows] = single.quantile(alpha)
+        p_value[rows] = p
+        alarm[rows] = p <= alpha
+    return expected, threshold, alarm, score, p_value

@@ -11,8 +11,11 @@ Series
     first and last month of the data count as 0.
 Monthly or quarterly
     A series with at least ``MONTHLY_MIN`` cases a month on average is tested month by month
-    (``detect_series``: Farrington with 3 years of history, EARS before); one with at least
-    ``QUARTERLY_MIN`` case a quarter on average, by complete quarter (``analytics.veille.quarterly``);
+    (``detect_series``: Farrington with 3 years of history, before it the calibrated negative binomial
+    test ``ears.nb_short``, short="nb", the seasonal profile pooled over one indicator at one geographic
+    level: EARS's normal p-values gave about 80 false alerts a month on a 2-year national demo); one with
+    at least ``QUARTERLY_MIN`` case a quarter on average, by complete quarter (``analytics.veille.quarterly``;
+    with less than its 2 years, ``nb_short`` on the quarters instead of EARS);
     sparser series are not watched (each single case would be "unusual"). As in Farrington's rule
     (no alarm under 5 cases in 4 weeks), an alert needs ``MIN_CASES`` cases over the months it rests
     on (the month and the month before, or the quarter).
@@ -53,7 +56,8 @@ from analytics.referentials import departement_region
 from analytics.veille import scan as spatial
 from analytics.veille.detect import SCHEMA as DETECT_SCHEMA, detect_series, fdr_by_period, month_index, month_label
 from analytics.veille.multiple import benjamini_hochberg
-from analytics.veille.quarterly import detect_quarters
+from analytics.veille.ears import nb_short
+from analytics.veille.quarterly import MIN_YEARS, detect_quarters
 from analytics.veille.severity import band, ratio
 
 DIMENSIONS = ("rps", "problematique")
@@ -61,6 +65,7 @@ EVAL_MONTHS = 12
 MONTHLY_MIN = 1.0
 QUARTERLY_MIN = 1.0
 MIN_CASES = 3  # an alert needs this many cases over the months it rests on (Farrington's rule of 5 cases in 4 weeks)
+QUARTER_GUARD = 1  # quarters left out of the baseline of a short quarterly series (the count test's guard band)
 ALPHA = 0.01
 FDR_Q = 0.05
 SCAN_REPLICATES = 999
@@ -206,9 +211,17 @@ def _detect_monthly(series: pl.DataFrame, first: str, last: str, since: str, alp
     ends = pl.concat([keys.with_columns(pl.lit(first).alias("periode")), keys.with_columns(pl.lit(last).alias("periode"))])
     data = pl.concat([series.select("serie", "periode", pl.col("effectif").cast(pl.Float64)),
                       ends.with_columns(pl.lit(0.0).alias("effectif"))])
-    out = detect_series(data, since=since, alpha=alpha)
+    codes = keys["serie"].to_list()
+    out = detect_series(data, since=since, alpha=alpha, short="nb", groups={c: _profile_group(c) for c in codes})
     observed = data.group_by("serie", "periode").agg(pl.col("effectif").sum().alias("observe"))
     return out.join(observed, on=["serie", "periode"], how="left").with_columns(pl.col("observe").fill_null(0.0))
+
+
+def _profile_group(serie: str) -> str:
+    """The series sharing a seasonal profile in the short-history test: one indicator at one geographic level
+    (disjoint territories, whose counts are independent; the nation is its own group)."""
+    geo_niveau, _, dimension, modalite = serie.split("|", 3)
+    return "|".join((geo_niveau, dimension, modalite))
 
 
 def _monthly_alerts(detected: pl.DataFrame, q: float) -> pl.DataFrame:
@@ -257,6 +270,12 @@ def _quarterly_alerts(series: pl.DataFrame, first: str, last: str, since: str, a
         if months[-1] < since:
             continue
         expected, threshold, _, p_value, method = detect_quarters(grid, t, alpha)
+        if method == "ears":  # too short for the same quarters of previous years: the calibrated count test
+            expected, threshold, _, _, p_value = nb_short(
+                grid, np.arange(len(keys)), np.full(len(keys), t), alpha, groups=[_profile_group(k) for k in keys],
+                phase=int(labels[0][-1]) - 1, period=4, guard=QUARTER_GUARD, level=4, window=4 * MIN_YEARS,
+                accumulate=False)
+            method = "nb"
         for i, key in enumerate(keys):
             rows.append((key, label, months[0], months[-1], method, grid[i, t], expected[i], threshold[i], p_value[i]))
     if not rows:
