@@ -11,8 +11,8 @@ from analytics.referentials import departement_names, region_names
 from analytics.reports import figures
 from analytics.reports.builders import sections
 from analytics.reports.builders.common import (
-    Progress, ReportError, alert_blocks, alert_frame, basis, check_unchanged, comment_blocks, footer, highlights_block,
-    incomplete_year_note, method_blocks, no_progress,
+    CTSS_COMMENT, Progress, ReportError, alert_frame, basis, closing_blocks, footer, highlights_block, incomplete_year_note,
+    no_progress,
 )
 from analytics.reports.document import Block, Heading, PageBreak, Paragraph, Report
 from analytics.views import Scope
@@ -84,10 +84,7 @@ def build(region: str, year: int, *, alerts: pl.DataFrame | None = None, comment
     progress(0.75, "Indicateurs RPS")
     blocks += rps_section
     progress(0.85, "Alertes")
-    blocks += alert_blocks(year_alerts, year)
-    blocks += comment_blocks(comment)
-    blocks += method_blocks(base)
-    check_unchanged(base)
+    blocks += closing_blocks(year_alerts, year, comment, CTSS_COMMENT, base)
     progress(1.0, "Bilan prêt")
     p = base.publication
     return Report(

@@ -300,10 +300,20 @@ def alert_blocks(alerts: pl.DataFrame, year: int, sheet: str = "Alertes") -> lis
     return blocks
 
 
+CTSS_COMMENT = "Commentaire de la conseillère ou du conseiller technique"
+
+
+def closing_blocks(alerts: pl.DataFrame, year: int, comment: str | None, comment_heading: str, base: Basis) -> list[Block]:
+    """What ends a bilan or a synthesis: the year's alerts, the comment, the method; the publication checked unchanged."""
+    blocks = [*alert_blocks(alerts, year), *comment_blocks(comment, comment_heading), *method_blocks(base)]
+    check_unchanged(base)
+    return blocks
+
+
 # --------------------------------------------------------------------------- the comment
 
 
-def comment_blocks(comment: str | None, heading: str = "Commentaire de la conseillère ou du conseiller technique") -> list[Block]:
+def comment_blocks(comment: str | None, heading: str = CTSS_COMMENT) -> list[Block]:
     blocks: list[Block] = [Heading(heading)]
     text = (comment or "").strip()
     if not text:

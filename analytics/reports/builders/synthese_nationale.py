@@ -10,8 +10,8 @@ from analytics.dashboard import NATIONAL as FRANCE
 from analytics.reports import figures
 from analytics.reports.builders import sections
 from analytics.reports.builders.common import (
-    Progress, ReportError, alert_blocks, alert_frame, basis, change, check_unchanged, comment_blocks, footer, highlights_block,
-    incomplete_year_note, method_blocks, no_progress, signed_pct, value,
+    Progress, ReportError, alert_frame, basis, change, closing_blocks, footer, highlights_block, incomplete_year_note,
+    no_progress, signed_pct, value,
 )
 from analytics.reports.document import Block, Heading, PageBreak, Paragraph, Report
 from analytics.views import NATIONAL
@@ -90,10 +90,7 @@ def build(year: int, *, alerts: pl.DataFrame | None = None, comment: str | None 
     if rates is not None:
         blocks.append(rates)
     progress(0.9, "Alertes")
-    blocks += alert_blocks(year_alerts, year)
-    blocks += comment_blocks(comment, "Commentaire du pôle national du service social")
-    blocks += method_blocks(base)
-    check_unchanged(base)
+    blocks += closing_blocks(year_alerts, year, comment, "Commentaire du pôle national du service social", base)
     progress(1.0, "Synthèse prête")
     p = base.publication
     return Report(
