@@ -3,6 +3,8 @@
 Parts (`run_bench(parts=...)`):
 - "import": the import of a generated file, in a fresh subprocess (its own store, its own
   memory), so that the figures are end to end and the peak memory is the import's own;
+- "publication": the national demo over 5 years imported and published in a fresh store, as the
+  first `make run` does: every year's verdict (goal: published), time and secondaries per year;
 - "secret": statistical disclosure control.
   - How far `protect` is from the optimum: on a fixed set of small random tables (seeded), the
     number of secondary suppressions `protect` makes over the minimum found by the MILP of
@@ -30,7 +32,7 @@ import polars as pl
 
 from analytics.formatting import fr_float, fr_int, fr_pct, plural
 
-PARTS = ("import", "secret", "published-sets", "veille", "pages")
+PARTS = ("import", "secret", "published-sets", "publication", "veille", "pages")
 VEILLE_REPLICATES, VEILLE_SEED, VEILLE_ALPHA = 10, 2013, 0.01
 SECRET_K = 5
 SECRET_YEAR_END = "2025-12"  # one calendar year of the demo: publications are per year
@@ -495,6 +497,56 @@ def pages_child(runs: int, demo: bool = False) -> None:
     print(json.dumps({"data": described, "pages": timings}))
 
 
+# --------------------------------------------------------------------------- publication: what a first `make run` does
+
+PUBLICATION_DEMO_YEARS = 5
+
+
+def demo_publication_child(years: int, end: str) -> None:
+    """Run in the measuring subprocess (its own VIGIE_DATA_DIR): load the national demo, publish it,
+    print the outcome as JSON on stdout."""
+    from analytics.demo_loader import load_demo
+    from analytics.publications import publish
+
+    start = time.perf_counter()
+    reports = load_demo(years=years, end=end, author="bench")
+    if not all(r.ok for r in reports):
+        raise RuntimeError("; ".join(r.message for r in reports if not r.ok))
+    loaded = time.perf_counter() - start
+    outcome = publish("bench")
+    print(json.dumps({"ok": outcome.ok, "message": outcome.message, "import_seconds": loaded, "seconds": outcome.seconds,
+                      "years": [asdict(y) for y in outcome.years]}))
+
+
+def measure_demo_publication(years: int = PUBLICATION_DEMO_YEARS, end: str = SECRET_YEAR_END) -> list[Measure]:
+    """The national demo over `years` calendar years, imported and published in a fresh store, as the
+    first start of `make run` does: every year must pass its audit, or the app has nothing to show."""
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-publication-") as folder:
+        env = {**os.environ, "VIGIE_DATA_DIR": folder}
+        env.pop("VIGIE_DATABASE_URL", None)
+        code = f"from analytics.bench import demo_publication_child; demo_publication_child({years!r}, {end!r})"
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"la publication mesurée a échoué : {done.stderr[-2000:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    what = f"Publication de la démonstration nationale ({plural(years, 'an')}, jusqu'à {end})"
+    measures = [
+        Measure("publication_ok", f"{what} : audit de chaque année réussi", 1.0 if figures["ok"] else 0.0, "",
+                "publiée (sinon un premier « make run » n'a rien à montrer)", bool(figures["ok"])),
+        Measure("publication_seconds", f"{what} : masquage et audit de toutes les années", figures["seconds"], "s"),
+    ]
+    for year in figures["years"]:
+        label = f"{what} : année {year['annee']}"
+        measures += [
+            Measure(f"publication_{year['annee']}_seconds", f"{label}, durée", year["seconds"], "s"),
+            Measure(f"publication_{year['annee']}_failures", f"{label}, cellules en échec d'audit", year["audit_failures"],
+                    "cellules", "0", year["audit_failures"] == 0),
+            Measure(f"publication_{year['annee']}_secondary", f"{label}, secrets secondaires", year["secondary_count"],
+                    "cellules"),
+        ]
+    return measures
+
+
 def measure_pages(runs: int | None = None) -> list[Measure]:
     """Server time of each dashboard page after a filter change, on the publication of VIGIE_DATA_DIR when there is
     one, else on a small demo published for the purpose in a temporary store. One measure per page: the
@@ -561,6 +613,10 @@ def run_bench(as_json: bool = False, rows: int = 1_000_000, parts: tuple[str, ..
     if "published-sets" in parts:
         print(f"Secret : ensembles publiés candidats, {_scope_label(secret_scope)}…", file=sys.stderr)
         measures += measure_published_sets(secret_scope)
+    if "publication" in parts:
+        print(f"Publication de la démonstration nationale sur {plural(PUBLICATION_DEMO_YEARS, 'an')} "
+              "(plusieurs dizaines de minutes)…", file=sys.stderr)
+        measures += measure_demo_publication()
     if "veille" in parts:
         print("Veille : simulation d'évaluation et vitesse de détection…", file=sys.stderr)
         measures += measure_veille()

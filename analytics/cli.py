@@ -383,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="mesures de performance")
     p.add_argument("--json", action="store_true", help="sortie JSON")
     p.add_argument("--rows", type=int, default=1_000_000, help="taille du fichier d'import mesuré (1 000 000 par défaut)")
-    p.add_argument("--parts", default="import,secret,veille", help="parties mesurées : import, secret, published-sets (ensembles publiés candidats), veille, pages "
+    p.add_argument("--parts", default="import,secret,veille", help="parties mesurées : import, secret, published-sets (ensembles publiés candidats), publication (démonstration nationale sur 5 ans publiée, plusieurs dizaines de minutes), veille, pages "
                    "(import, secret, veille par défaut)")
     p.add_argument("--secret-scope", metavar="REGIONS",
                    help="limiter la mesure du secret à une ou plusieurs régions (codes séparés par des virgules, ex. 53 ou 53,44)")

@@ -48,6 +48,8 @@ MAX_ROUNDS = 30
 EXACT_BUDGET = 2_000_000  # fine cells x cells: whole-year exact intervals below this size
 EXACT_COLUMNS = 30_000  # and never over a whole year wider than this (one LP there takes seconds)
 WIDE_CELLS = 40  # failures rechecked one by one over the nation when no more than this remain (about a second each)
+UNIT_COLUMNS = 20_000  # a département or région for the year, every modality, is asked when no wider than this (a large région takes minutes)
+UNIT_CELLS = 2_000  # and when no more cells than this fail in their home block (a quarter of it for régions)
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
 PHASE_NAMES = ("nation par modalité", "régions", "nation par trimestre")  # the steps of `phases`
 PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
@@ -542,6 +544,24 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
         bounds.update(job_bounds)
         binding.update(job_binding)
     timing["rattachement"], clock = time.perf_counter() - clock, time.perf_counter()
+    # A tier-2 block holds the other modalities: a cell of a service whose pivots are zero cannot
+    # move there, though its whole département (every modality) lets it. Ask there, then in the région.
+    # Wide blocks cost seconds each: only for the few failures of the repair rounds (on a first audit
+    # nearly every failure is real, and needs a complement anyway).
+    for level, label, most in (("departement", "département entier", UNIT_CELLS), ("region", "région entière", UNIT_CELLS // 4),
+                               ("pair", "région et une autre", UNIT_CELLS // 4)):
+        failing = np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
+        jobs = whole_unit_jobs(cube, failing, level) if failing.size <= most else []
+        for done, _, _, count, job_bounds, job_binding in _in_workers(jobs, workers, index=index, remaining=remaining,
+                                                                      low=low, k=k):
+            remaining[done] = False
+            lps += count
+            for cell in done:
+                bounds.pop(int(cell), None)
+                binding.pop(int(cell), None)
+            bounds.update(job_bounds)
+            binding.update(job_binding)
+        timing[label], clock = time.perf_counter() - clock, time.perf_counter()
     _widen(cube, index, bounds, binding, k)
     timing["revérification élargie"] = time.perf_counter() - clock
     bad = {c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)}
@@ -611,6 +631,38 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
     return jobs
 
 
+def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tuple]]:
+    """One job per (year, département or région) holding failing cells that lie inside it: every
+    modality of the unit for the year, the cells as the block's own (rounds to the end, then the
+    binding cells of what is left). Units wider than UNIT_COLUMNS fine cells are left to `_widen`.
+
+    `level="pair"`: a région with the largest other région that keeps the block within UNIT_COLUMNS.
+    A région with one service and a few active months (Mayotte) has its months pinned by the national
+    months; only another région's months can swap with them."""
+    n_pairs, sms = len(cube.pairs), cube.service_months
+    year = sms["periode"].str.slice(0, 4).to_numpy()
+    unit = sms["region" if level == "pair" else level].to_numpy()
+    groups: dict[tuple, list[int]] = {}
+    for cell in cells:
+        own = np.unique(cube.fine_cells(int(cell)) // n_pairs)
+        units = np.unique(unit[own])
+        if units.size == 1:
+            groups.setdefault((year[own[0]], units[0]), []).append(int(cell))
+    jobs = []
+    for (in_year, in_unit), group in sorted(groups.items()):
+        chosen = np.flatnonzero((year == in_year) & (unit == in_unit))
+        if level == "pair":
+            sizes = {r: int(((year == in_year) & (unit == r)).sum()) for r in np.unique(unit) if r != in_unit}
+            fitting = [r for r, n in sizes.items() if (n + chosen.size) * n_pairs <= UNIT_COLUMNS]
+            if not fitting:
+                continue
+            partner = max(fitting, key=lambda r: (sizes[r], r))
+            chosen = np.flatnonzero((year == in_year) & np.isin(unit, [in_unit, partner]))
+        if chosen.size * n_pairs <= UNIT_COLUMNS:
+            jobs.append([(chosen, list(range(n_pairs)), np.array(group, dtype=np.int64))])
+    return jobs
+
+
 def _recheck(system: System, cells: np.ndarray, k: int, bounds: dict, binding: dict) -> None:
     """Intervals of failing cells in a wider system: a pass replaces the failure; a failure keeps its
     interval but takes the binding cells found here when there are any."""
@@ -641,6 +693,8 @@ def _widen(cube: Cube, index: CubeIndex, bounds: dict, binding: dict, k: int) ->
             groups.setdefault((year[int(fine[0] // index.n_pairs)], tuple(home[int(fine[0] % index.n_pairs)])), []).append(int(cell))
         for (y, block), members in groups.items():
             system = System(index, np.flatnonzero(year == y), np.array(block))
+            if system.cols.size > EXACT_COLUMNS:  # a wide partition over the nation: about 40 s a cell
+                continue
             _recheck(system, np.array(members), k, bounds, binding)
     cells = failing()
     if 0 < cells.size <= WIDE_CELLS:
