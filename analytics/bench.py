@@ -4,7 +4,8 @@ Parts (`run_bench(parts=...)`):
 - "import": the import of a generated file, in a fresh subprocess (its own store, its own
   memory), so that the figures are end to end and the peak memory is the import's own;
 - "publication": the national demo over 5 years imported and published in a fresh store, as the
-  first `make run` does: every year's verdict (goal: published), time and secondaries per year;
+  first `make run` does: every year's verdict (goal: published), time and secondaries per year.
+  The store is VIGIE_DATA_DIR when that holds none yet (then kept, for "pages"), else a temporary one;
 - "secret": statistical disclosure control.
   - How far `protect` is from the optimum: on a fixed set of small random tables (seeded), the
     number of secondary suppressions `protect` makes over the minimum found by the MILP of
@@ -521,8 +522,12 @@ def demo_publication_child(years: int, end: str) -> None:
 def measure_demo_publication(years: int = PUBLICATION_DEMO_YEARS, end: str = SECRET_YEAR_END) -> list[Measure]:
     """The national demo over `years` calendar years, imported and published in a fresh store, as the
     first start of `make run` does: every year must pass its audit, or the app has nothing to show."""
-    with tempfile.TemporaryDirectory(prefix="vigie-bench-publication-") as folder:
-        env = {**os.environ, "VIGIE_DATA_DIR": folder}
+    kept = os.environ.get("VIGIE_DATA_DIR")
+    if kept and (Path(kept) / "vigie.sqlite").exists():
+        kept = None  # never into a store that holds data already
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-publication-") as scratch:
+        # Into VIGIE_DATA_DIR when it holds no store yet, kept for `bench --parts pages`.
+        env = {**os.environ, "VIGIE_DATA_DIR": kept or scratch}
         env.pop("VIGIE_DATABASE_URL", None)
         code = f"from analytics.bench import demo_publication_child; demo_publication_child({years!r}, {end!r})"
         done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
