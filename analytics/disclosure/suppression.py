@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from analytics.disclosure.audit import AuditResult, audit
 from analytics.disclosure.cube import Cube
@@ -142,16 +143,28 @@ def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, co
     return added
 
 
-def _related(cube: Cube, cell: int, publishable: np.ndarray) -> np.ndarray:
-    """Publishable cells touching the service-months of `cell`, any modality (partitions link them)."""
-    row = cube.support[cell]
-    if not row.nnz:
-        return np.zeros(0, dtype=np.int64)
-    n_pairs = len(cube.pairs)
-    sms = np.unique(row.indices // n_pairs)
-    cols = (sms[:, None] * n_pairs + np.arange(n_pairs)[None, :]).ravel()
-    overlap = cube.support[:, cols].sum(axis=1).A1
-    return np.flatnonzero((overlap > 0) & publishable)
+class Neighbours:
+    """Publishable cells touching the service-months of a cell, any modality (partitions link them).
+
+    Built once per protection: slicing the support matrix by columns for each failing cell cost
+    seconds per repair round on the national year (thousands of failures)."""
+
+    def __init__(self, cube: Cube, publishable: np.ndarray):
+        n_pairs, n_sm = len(cube.pairs), cube.service_months.height
+        self.cube, self.n_pairs = cube, n_pairs
+        support = cube.support.tocoo()
+        keep = publishable[support.row]
+        touch = sp.csr_matrix((np.ones(int(keep.sum()), dtype=np.int8), (support.col[keep] // n_pairs, support.row[keep])),
+                              shape=(n_sm, cube.cells.height))
+        touch.sum_duplicates()
+        self.by_service_month = touch
+
+    def of(self, cell: int) -> np.ndarray:
+        fine = self.cube.fine_cells(cell)
+        if not fine.size:
+            return np.zeros(0, dtype=np.int64)
+        rows = self.by_service_month[np.unique(fine // self.n_pairs)]
+        return np.unique(rows.indices).astype(np.int64)
 
 
 def protect(cube: Cube, k: int, progress=None) -> Protection:
@@ -170,6 +183,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     n_pairs = len(cube.pairs)
     pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
     same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
+    neighbours = Neighbours(cube, publishable)
     result = audit(cube, secret, k, progress=progress)
     audits = [result.phase_seconds]
     previous, stalled = np.zeros(0, dtype=np.int64), 0
@@ -195,10 +209,10 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
                 if cell in member_of:
                     candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
                 else:
-                    candidates = _related(cube, cell, publishable)
+                    candidates = neighbours.of(cell)
                 pick = _cheapest(candidates, secret, values, cost)
             if pick is None:
-                pick = _cheapest(_related(cube, cell, publishable), secret, values, cost)
+                pick = _cheapest(neighbours.of(cell), secret, values, cost)
             if pick is None:  # everything around is secret already: widen to the modality's other cells
                 pick = _cheapest(same_pair[pair_of[cell]], secret, values, cost)
             if pick is not None:
