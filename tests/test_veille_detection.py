@@ -357,3 +357,13 @@ def test_short_history_count_test_carries_the_seasonality_of_last_year():
 def test_short_must_name_a_method():
     with pytest.raises(ValueError):
         detect_series(grid_frame(np.ones((1, 12))), short="c3")
+
+
+def test_a_sparse_reference_whose_few_cases_close_it_does_not_run_away():
+    """Zeros, then a case in each of its last 3 months: the trend and the harmonics separate the data and the fit
+    predicted exp(30) = 1e13 (0.8 % of the sparse département series of the national demo); refitted on its level."""
+    reference = np.zeros(design(3).offsets.size)
+    reference[-5:-2] = 1.0
+    result = farrington(reference[None, :], np.array([0.0]), previous=np.array([1.0]))
+    assert result.expected[0] == pytest.approx(3 / reference.size, rel=0.3)  # 3 cases in 30 months
+    assert not result.trend_kept[0]

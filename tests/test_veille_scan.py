@@ -377,3 +377,115 @@ def test_min_expected_leaves_out_the_candidates_expecting_almost_nothing():
                                .otherwise(pl.col("observe")).alias("observe"))
     assert any(c.zones == ("29",) for c in sc.scan(frame, replicates=19, seed=1))
     assert all(c.zones != ("29",) for c in sc.scan(frame, replicates=19, seed=1, min_expected=1.0))
+
+
+# --------------------------------------------------------------------------- conditional scan on counts (the watch's)
+
+HISTORY = tuple(f"{2023 + m // 12}-{m % 12 + 1:02d}" for m in range(27))  # 24 reference months, then 3 scanned
+SEASON = np.array([1.1, 1.0, 1.05, 1.0, 0.95, 1.0, 0.85, 0.55, 1.15, 1.15, 1.05, 0.85])
+SMALL = {z: round(v / 10, 2) for z, v in EXPECTED.items()}  # about 5 cases a month per département, as the demo
+
+
+def counts(rng, *, swing: float = 0.25, nb: float = 0.1, boost: dict[str, float] | None = None, months: int = 2,
+           expected: dict[str, float] = SMALL) -> tuple[pl.DataFrame, np.ndarray]:
+    """Monthly counts of every département over HISTORY: a level per zone, a seasonal profile and a national swing
+    shared by every zone (lognormal, sd ``swing``), negative binomial (variance mu + nb mu²). Returns the frame and
+    the zones x months means without the swing (what a temporal baseline could know at best)."""
+    zones = list(expected)
+    base = np.array([expected[z] for z in zones])[:, None] * SEASON[np.arange(len(HISTORY)) % 12][None, :]
+    truth = base * np.exp(rng.normal(0.0, swing, len(HISTORY)))[None, :]
+    for z, factor in (boost or {}).items():
+        truth[zones.index(z), len(HISTORY) - months:] *= factor
+    if nb > 0:
+        truth = rng.gamma(1.0 / nb, truth * nb)
+    y = rng.poisson(truth).astype(float)
+    return pl.DataFrame({"zone": np.repeat(zones, len(HISTORY)).tolist(), "periode": list(HISTORY) * len(zones),
+                         "observe": y.ravel()}), base
+
+
+def test_count_dispersion_recovers_poisson_and_negative_binomial_counts():
+    rng = np.random.default_rng(21)
+    shares = rng.lognormal(0.0, 1.0, 100)
+    mu = shares[:, None] / shares.sum() * rng.uniform(300, 700, 24)[None, :]
+    poisson = sc.count_dispersion(rng.poisson(mu))
+    assert 1.0 <= poisson.poisson < 1.1 and poisson.quadratic < 0.02
+    nb = sc.count_dispersion(rng.poisson(rng.gamma(1 / 0.2, mu * 0.2)))
+    assert nb.poisson < 1.3 and 0.12 < nb.quadratic < 0.3
+    assert nb.phi(np.array([1.0, 10.0]))[1] > nb.phi(np.array([1.0, 10.0]))[0]
+    quasi = sc.count_dispersion(2 * rng.poisson(mu / 2))  # variance 2 mu
+    assert 1.7 < quasi.poisson < 2.3 and quasi.quadratic < 0.03
+
+
+def test_shared_monthly_swings_make_false_clusters_unless_the_scan_conditions_on_the_monthly_totals():
+    """The demo's false clusters: expectations blind to what every département shares in a month (season misfit,
+    national fluctuation) are too low or too high everywhere at once, and a cluster adds those errors up."""
+    rng = np.random.default_rng(22)
+    n, p_counts, p_expected = 120, [], []
+    for d in range(n):
+        frame, base = counts(rng)
+        clusters = sc.scan_counts(frame, replicates=99, seed=d, max_clusters=1, min_expected=1.0)
+        p_counts.append(clusters[0].p_value if clusters else 1.0)
+        if d < 40:  # the former watch: the best baseline blind to the swing, the dispersion of the 3 months before
+            recent = frame.with_columns(pl.Series("attendu", base.ravel())).filter(pl.col("periode") >= HISTORY[-6])
+            clusters = sc.scan(recent, dispersion=sc.estimate_dispersion(recent), replicates=99, seed=d, max_clusters=1,
+                               min_expected=1.0)
+            p_expected.append(clusters[0].p_value if clusters else 1.0)
+    p_counts = np.array(p_counts)
+    assert binomial_ok(int((p_counts <= 0.05).sum()), n, 0.05)
+    assert binomial_ok(int((p_counts <= 0.2).sum()), n, 0.2)
+    assert (np.array(p_expected) <= 0.05).mean() > 0.12  # 25 % measured
+
+
+def test_count_scan_finds_a_rise_of_neighbouring_departements():
+    injected = {"22", "29", "56"}
+    rng = np.random.default_rng(23)
+    for d in range(4):
+        frame, _ = counts(rng, boost={z: 2.5 for z in injected})
+        clusters = sc.scan_counts(frame, replicates=199, seed=d, min_expected=1.0, p_method="gumbel")
+        check_outputs_counts(clusters)
+        best = clusters[0]
+        assert best.p_value < 0.001
+        assert len(set(best.zones) & injected) / len(best.zones) >= 0.5  # the injected zones, hardly any other
+        assert best.fin == HISTORY[-1] and best.debut in HISTORY[-3:]
+        assert 1.5 < best.ratio < 5.0  # x 2.5, the most likely cluster picks the luckiest zones
+
+
+def check_outputs_counts(clusters):
+    used = set()
+    for c in clusters:
+        assert connected(c.zones) and not used & set(c.zones)
+        used |= set(c.zones)
+        assert c.observe > c.attendu and c.fin == HISTORY[-1]
+    assert [c.p_value for c in clusters] == sorted(c.p_value for c in clusters)
+
+
+def test_count_scan_expectations_are_shares_of_the_monthly_totals():
+    rng = np.random.default_rng(24)
+    frame, _ = counts(rng, boost={"63": 4.0}, months=1)
+    best = sc.scan_counts(frame, replicates=19, seed=1, windows=(1,), max_clusters=1, prior=0.0)[0]
+    assert best.zones == ("63",) and best.debut == best.fin == HISTORY[-1]
+    reference = frame.filter(pl.col("periode").is_in(HISTORY[-25:-1]))  # the 24 months before the one scanned
+    share = reference.filter(pl.col("zone") == "63")["observe"].sum() / reference["observe"].sum()
+    month_total = frame.filter(pl.col("periode") == HISTORY[-1])["observe"].sum()
+    assert best.attendu == pytest.approx(share * month_total)
+    # rows may start late and stop early: the months of the data are given, missing rows count as 0
+    late = frame.filter(~((pl.col("zone") == "63") & (pl.col("periode") == HISTORY[-1])))
+    assert sc.scan_counts(late, replicates=9, seed=1, start=HISTORY[0], end=HISTORY[-1])[0].zones != ("63",)
+
+
+def test_count_scan_input_errors_are_refused_in_french():
+    frame, _ = counts(np.random.default_rng(25))
+    with pytest.raises(ValueError, match="historique trop court : 27 mois attendus .* 26 fournis"):
+        sc.scan_counts(frame.filter(pl.col("periode") > HISTORY[0]))
+    with pytest.raises(ValueError, match="nombre de mois de référence invalide"):
+        sc.scan_counts(frame, reference=1)
+    with pytest.raises(ValueError, match="mois invalide : « 2023-13 »"):
+        sc.scan_counts(frame, start="2023-13")
+    with pytest.raises(ValueError, match="mois postérieur à la fin annoncée"):
+        sc.scan_counts(frame, end=HISTORY[-2])
+    with pytest.raises(ValueError, match="zone\\(s\\) inconnue\\(s\\) : 99"):
+        sc.scan_counts(frame, zones=["99"])
+    with pytest.raises(ValueError, match="colonne\\(s\\) manquante\\(s\\) : observe"):
+        sc.scan_counts(frame.drop("observe"))
+    with pytest.raises(ValueError, match="a priori des parts invalide"):
+        sc.scan_counts(frame, prior=-1.0)

@@ -221,6 +221,28 @@ def test_demo_without_planted_rise_temporal_alerts_stay_within_the_expected_fals
     assert result.expected_false_alerts > 5  # what testing each series at alpha alone would give a month
 
 
+def test_demo_without_planted_rise_raises_no_cluster(null_demo_watch):
+    """These four régions at 2026-10 without any rise gave 5 false clusters when the scan summed the départements'
+    Farrington baselines (Bretagne's souffrance au travail, 60 situations for 28 expected); the counts scan,
+    conditioned on each month's total and carrying the error of its shares, gives none."""
+    _, result = null_demo_watch
+    assert result.cluster_count == 0
+    assert result.alerts.filter(pl.col("kind") == CLUSTER).height == 0
+
+
+def test_demo_planted_souffrance_rise_of_ddtm29_is_a_cluster_of_the_finistere(demo_watch):
+    data, result = demo_watch
+    clusters = result.alerts.filter(pl.col("kind") == CLUSTER)
+    rise = next(r for r in data.rises if r.key == "ddtm29_souffrance")
+    found = clusters.filter(pl.col("modalite") == "relations_travail")
+    assert found.height >= 1
+    best = found.row(0, named=True)
+    assert "29" in best["zones"].split(",") and best["fin"] == DEMO_END and best["debut"] >= rise.start
+    assert best["observe"] > 3 * best["attendu"] and best["methode"] == "balayage"
+    # every cluster of this demo is the planted rise of the Finistère (the other rises are too weak at this level)
+    assert all("29" in z.split(",") for z in clusters["zones"])
+
+
 # --------------------------------------------------------------------------- a new deployment: 2 years of history
 
 SHORT_END = "2025-12"

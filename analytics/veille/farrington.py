@@ -23,10 +23,16 @@ A quasi-Poisson log-linear model is fitted by IRLS (numpy, batched) with:
   chance declines on 5-year series, but on stationary 60-month negative binomial series it gives
   1.7 % of p < 0.01 (the trends kept by chance are the overestimated ones): rejected for now. The
   original rule against extrapolation (no prediction above the largest reference count,
-  ``EXTRAPOLATION_RULE``) stays off: on the monthly simulation it raised the FPR to 1.6-1.8 %.
+  ``EXTRAPOLATION_RULE``) stays off: on the monthly simulation it raised the FPR to 1.6-1.8 %. Only a
+  run-away fit (prediction above ``RUNAWAY`` = 5 times the largest reference count + 1) is refitted
+  on its level alone: on a sparse reference whose few cases all fall in its last months (zeros, then
+  1, 1, 1) the trend and the harmonics separate the data and the prediction reached exp(30) = 1e13
+  (0.8 % of the département series of the national demo under one case a month; without the trend
+  the harmonics still separate, and predict 1e-6 at the calendar months without a case).
   ``HARMONIC_P`` (harmonics kept only when an F test against no season rejects) is off too: on
   sparse series the dropped seasonality biases every département the same way (national August
-  trough, September peak) and the space-time scan, summing them, raised false clusters;
+  trough, September peak), which raised false clusters when the space-time scan summed the
+  départements' Farrington baselines;
 * down-weighting of past outbreaks (Noufaily): scaled Anscombe residuals s_i > 2.58 get the weight
   gamma * s_i^-2, the others gamma, gamma such that the weights sum to n, and the model is refitted;
   this is done twice (``ROUNDS``): the first fit, pulled up by the past outbreaks, hides the
@@ -77,6 +83,7 @@ RESIDUAL_LIMIT = 2.58
 ROUNDS = 2  # Noufaily refit once; a second round catches the moderate past outbreaks the first fit hid
 TREND_P = None  # None: the trend is always kept; a number: kept only if its p-value is below (Noufaily: 0.05)
 EXTRAPOLATION_RULE = False  # the original's 'no prediction above the largest reference count'
+RUNAWAY = 5.0  # a prediction above RUNAWAY x (largest reference count + 1) is refitted on the level alone
 SINGLE_SHARE = 0.1  # share of alpha given to the month alone; the rest goes to the 2-month accumulation
 PHI_QUADRATURE = 8
 MAX_RELATIVE_VARIANCE = 4.0  # cap of Var(log mu0_hat): beyond, the prediction says nothing anyway
@@ -255,12 +262,21 @@ def _fit_design(d: Design, Y: np.ndarray, reweight: bool, first=None):
         keep = 2.0 * stats.t.sf(np.abs(beta[:, k] / se), df=max(n - p, 1)) < TREND_P
     if EXTRAPOLATION_RULE:
         keep &= mu[:, 0] <= Y.max(axis=1)
-    drop = np.nonzero(~keep)[0]
+    runaway = mu[:, 0] > RUNAWAY * (Y.max(axis=1) + 1.0)  # a fit run away on a separated sparse reference
+    drop = np.nonzero(~keep & ~runaway)[0]
     if drop.size:
         beta2, A2, raw2 = _fit_reweighted(d.X_no_trend, Y[drop], reweight)
         mu[drop], v1[drop], v2[drop], _ = _predictions(beta2, A2, d.x_pred_no_trend)
         raw[drop] = raw2
         df[drop] = max(n - p + 1, 1)
+    flat = np.nonzero(runaway)[0]
+    if flat.size:  # the level alone: without trend the harmonics still separate (1e-6 where no case fell)
+        level = design(d.years, -int(d.offsets[-1]) - 1, "none")
+        beta2, A2, raw2 = _fit_reweighted(level.X_no_trend, Y[flat], reweight)
+        mu[flat], v1[flat], v2[flat], _ = _predictions(beta2, A2, level.x_pred_no_trend)
+        raw[flat] = raw2
+        df[flat] = max(n - 1, 1)
+        keep[flat] = False
     return mu, raw, df, v1, v2, keep
 
 

@@ -29,14 +29,21 @@ False alarms
     the alerts of a period stays below q, so at most about q x (alerts of the month) are false. Both
     figures are reported (``WatchResult``).
 Clusters
-    For each indicator, the space-time scan (``analytics.veille.scan``) of the départements over the
-    last 1 to 3 months, on the monthly expectations of every département series, with a dispersion
-    estimated on the months before (``scan.estimate_dispersion``: expected-weighted, zone-months
-    expecting at least one case, within [1, 10]); only candidate clusters expecting at least
-    ``SCAN_MIN_EXPECTED`` case over their window are scanned; p-values from a Gumbel fit to the
-    replicate maxima (999 replicates cannot give less than 0.001, while Benjamini-Hochberg at q
-    across about a hundred indicators asks 0.05 / 100 of the best one). Benjamini-Hochberg at q
-    across indicators on the p-values of the most likely clusters sets the p-value a cluster must reach.
+    For each indicator, the space-time scan of the départements over the last 1 to 3 months on their
+    counts (``scan.scan_counts``): each département expects its share of the 24 months before the
+    windows times the month's national total (all départements), the variance law of a count comes from
+    those 24 months, and the Monte Carlo replicates re-estimate the shares and the totals, so that the
+    p-values carry the error of the expectations. The département Farrington baselines were used before:
+    on the national demo without any planted rise they gave 5 false clusters in one month (2026-10), and
+    over 84 months of 7 null demos 0.36 % of p <= 0.001 and 23 rejections (the fits run away on sparse
+    series, up to 1e13, which set the dispersion of half the indicators at its bound of 10; below one case
+    a month they overestimate by 15 to 50 %; the shared seasonal misfit of the two harmonics adds up over
+    a cluster; the dispersion came from 3 months only). With the shares: 0.11 % of p <= 0.001 and 15
+    rejections over 132 months of 11 null demos (``analytics.veille.scan`` notes). Only candidate clusters
+    expecting at least ``SCAN_MIN_EXPECTED`` case over their window are scanned; p-values from a Gumbel
+    fit to the replicate maxima (999 replicates cannot give less than 0.001, while Benjamini-Hochberg at q
+    across about a hundred indicators asks 0.05 / 100 of the best one). Benjamini-Hochberg at q across
+    indicators on the p-values of the most likely clusters sets the p-value a cluster must reach.
 Severity and secrecy
     Each alert gets a band (``analytics.veille.severity``) and a flag ``secret``: True when one of the
     cells its test rests on for its period (the month and the month before, the quarter, each
@@ -70,8 +77,7 @@ ALPHA = 0.01
 FDR_Q = 0.05
 SCAN_REPLICATES = 999
 SCAN_MAX_P = 0.05
-SCAN_MONTHS = 2 * max(spatial.WINDOWS)  # the scan's windows and as many months before for its dispersion
-SCAN_EXPECTED_FLOOR = 0.01  # the scan needs a positive expectation in every zone-month
+SCAN_MIN_REFERENCE = 6  # months of reference at least before the scan's windows (24 when the data allow)
 SCAN_MIN_EXPECTED = 1.0  # a candidate cluster must expect at least one case over its window (cf. MIN_CASES)
 TEMPORAL, CLUSTER = "temporelle", "grappe"
 FINE_COLUMNS = ("periode", "service", "departement", "dimension", "modalite", "effectif")
@@ -177,19 +183,14 @@ def watch_frame(fine: pl.DataFrame, published: set[tuple] | None = None, *, alph
     quarterly = totals.filter((pl.col("total") / n_months < MONTHLY_MIN) & (pl.col("total") * 3 / n_months >= QUARTERLY_MIN))["serie"]
     result = WatchResult(pl.DataFrame(schema=ALERT_SCHEMA), since, last, monthly.len(), quarterly.len(),
                          totals.height - monthly.len() - quarterly.len(), i_last - since_i + 1, alpha, q)
-    departements = series.filter(pl.col("geo_niveau") == "departement")["serie"].unique()
     detected = _detect_monthly(series.filter(pl.col("serie").is_in(monthly.implode())), first, last, since, alpha)
-    # The scan needs every département's expectations, but only over its windows and the months before them
-    # that give its dispersion: the sparse départements are evaluated over SCAN_MONTHS months only.
-    scan_since = month_label([max(i_first, i_last - SCAN_MONTHS + 1)])[0]
-    sparse = departements.filter(~departements.is_in(monthly.implode()))
-    scanned = pl.concat([detected.filter(pl.col("serie").is_in(departements.implode()) & (pl.col("periode") >= scan_since)),
-                         _detect_monthly(series.filter(pl.col("serie").is_in(sparse.implode())), first, last, scan_since, alpha)])
 
     temporal = [_monthly_alerts(detected.filter(pl.col("serie").is_in(monthly.implode())), q),
                 _quarterly_alerts(series.filter(pl.col("serie").is_in(quarterly.implode())), first, last, since, alpha, q)]
     temporal = pl.concat([t for t in temporal if t.height]) if any(t.height for t in temporal) else pl.DataFrame()
-    clusters = _clusters(_split_key(scanned), q, replicates, seed)
+    zones = fine["departement"].cast(pl.String).unique().drop_nulls().to_list()
+    clusters = _clusters(series.filter(pl.col("geo_niveau") == "departement"), zones, first, last, n_months, q,
+                         replicates, seed)
     alerts = [a for a in (temporal, clusters) if a.height]
     frame = pl.concat(alerts, how="diagonal_relaxed") if alerts else pl.DataFrame(schema={k: v for k, v in ALERT_SCHEMA.items()
                                                                                           if k not in ("gravite", "secret", "signature")})
@@ -291,28 +292,20 @@ def _quarterly_alerts(series: pl.DataFrame, first: str, last: str, since: str, a
                        "attendu", "seuil", "p_value")
 
 
-def pooled_dispersion(frame: pl.DataFrame, windows: int = max(spatial.WINDOWS)) -> float:
-    """The scan's dispersion (``scan.estimate_dispersion``): expected-weighted Pearson residuals of the months
-    before the scan's windows, on the zone-months expecting at least one case, within [1, 10]."""
-    return float(spatial.estimate_dispersion(frame, exclude_last=windows))
-
-
-def _clusters(departements: pl.DataFrame, q: float, replicates: int, seed: int) -> pl.DataFrame:
-    """Scan each indicator's départements; BH across indicators on the most likely clusters' p-values."""
-    if departements.height == 0:
+def _clusters(departements: pl.DataFrame, zones: list[str], first: str, last: str, n_months: int, q: float,
+              replicates: int, seed: int) -> pl.DataFrame:
+    """Scan each indicator's départements (``scan.scan_counts``); BH across indicators on the most likely clusters'
+    p-values. ``departements``: the département series (geo_code, dimension, modalite, periode, effectif)."""
+    reference = min(spatial.REFERENCE_MONTHS, n_months - max(spatial.WINDOWS))
+    if departements.height == 0 or reference < SCAN_MIN_REFERENCE:
         return pl.DataFrame()
-    data = departements.filter(pl.col("attendu").is_not_null()).with_columns(
-        pl.col("attendu").clip(lower_bound=SCAN_EXPECTED_FLOOR))
     found: list[tuple[str, str, list]] = []
-    for (dimension, modalite), part in data.group_by("dimension", "modalite", maintain_order=True):
-        recent_months = sorted(part["periode"].unique().to_list())[-max(spatial.WINDOWS):]
-        if part.filter(pl.col("periode").is_in(recent_months))["attendu"].sum() < 1.0:
-            continue  # nothing expected anywhere: no cluster can be told from chance
-        frame = part.select(pl.col("geo_code").alias("zone"), "periode", "observe", "attendu")
-        dispersion = pooled_dispersion(frame)
+    for (dimension, modalite), part in departements.group_by("dimension", "modalite", maintain_order=True):
+        frame = part.select(pl.col("geo_code").alias("zone"), "periode", pl.col("effectif").cast(pl.Float64).alias("observe"))
         indicator_seed = seed + zlib.crc32(f"{dimension}|{modalite}".encode()) % 100_000
-        clusters = spatial.scan(frame, dispersion=dispersion, replicates=replicates, seed=indicator_seed,
-                                max_p=SCAN_MAX_P, min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
+        clusters = spatial.scan_counts(frame, zones=zones, start=first, end=last, reference=reference,
+                                       replicates=replicates, seed=indicator_seed, max_p=SCAN_MAX_P,
+                                       min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
         found.append((dimension, modalite, clusters))
     if not found:
         return pl.DataFrame()
@@ -325,9 +318,9 @@ def _clusters(departements: pl.DataFrame, q: float, replicates: int, seed: int) 
     for dimension, modalite, clusters in found:
         for c in clusters:
             if c.p_value <= cutoff and c.observe >= MIN_CASES:
-                zones = ",".join(c.zones)
-                rows.append((CLUSTER, "departement", zones, dimension, modalite, zones, "mois", c.fin, c.debut, c.fin,
-                             "balayage", c.observe, c.attendu, None, c.p_value))
+                zones_text = ",".join(c.zones)
+                rows.append((CLUSTER, "departement", zones_text, dimension, modalite, zones_text, "mois", c.fin, c.debut,
+                             c.fin, "balayage", c.observe, c.attendu, None, c.p_value))
     return pl.DataFrame(rows, schema={"kind": pl.String, "geo_niveau": pl.String, "geo_code": pl.String,
                                       "dimension": pl.String, "modalite": pl.String, "zones": pl.String,
                                       "periode_niveau": pl.String, "periode": pl.String, "debut": pl.String,
