@@ -31,15 +31,15 @@ False alarms
 Clusters
     For each indicator, the space-time scan of the départements over the last 1 to 3 months on their
     counts (``scan.scan_counts``): each département expects its share of the 24 months before the
-    windows times the month's national total (all départements), the variance law of a count comes from
+    windows (down to ``SCAN_MIN_REFERENCE`` with a shorter history) times the month's national total (all départements), the variance law of a count comes from
     those 24 months, and the Monte Carlo replicates re-estimate the shares and the totals, so that the
     p-values carry the error of the expectations. The département Farrington baselines were used before:
     on the national demo without any planted rise they gave 5 false clusters in one month (2026-10), and
-    over 84 months of 7 null demos 0.36 % of p <= 0.001 and 23 rejections (the fits run away on sparse
-    series, up to 1e13, which set the dispersion of half the indicators at its bound of 10; below one case
-    a month they overestimate by 15 to 50 %; the shared seasonal misfit of the two harmonics adds up over
-    a cluster; the dispersion came from 3 months only). With the shares: 0.11 % of p <= 0.001 and 15
-    rejections over 132 months of 11 null demos (``analytics.veille.scan`` notes). Only candidate clusters
+    false clusters in 13 of 84 months of 7 null demos (the fits run away on sparse series, up to 1e13,
+    which set the dispersion of half the indicators at its bound of 10; below one case a month they
+    overestimate by 15 to 50 %; the shared seasonal misfit of the two harmonics adds up over a cluster;
+    the dispersion came from 3 months only). With the shares: false clusters in 6 of 132 months of 11 null
+    demos, the 5 % that Benjamini-Hochberg allows (``analytics.veille.scan`` notes). Only candidate clusters
     expecting at least ``SCAN_MIN_EXPECTED`` case over their window are scanned; p-values from a Gumbel
     fit to the replicate maxima (999 replicates cannot give less than 0.001, while Benjamini-Hochberg at q
     across about a hundred indicators asks 0.05 / 100 of the best one). Benjamini-Hochberg at q across
