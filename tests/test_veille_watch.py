@@ -243,6 +243,23 @@ def test_demo_planted_souffrance_rise_of_ddtm29_is_a_cluster_of_the_finistere(de
     assert all("29" in z.split(",") for z in clusters["zones"])
 
 
+def test_demo_ending_in_december_2025_finds_the_finistere_rise_as_a_cluster():
+    """At the end the other measures use (2025-12), the scan on the Farrington baselines found only Hauts-de-France's
+    endettement here (32 for 10.3 expected, a baseline too low: the 24 months before give 13) and not the Finistère."""
+    from analytics import demo
+    from analytics.referentials import departement_region
+
+    keep = [d for d, r in departement_region().items() if r in DEMO_REGIONS]
+    data = demo.generate(years=5, end="2025-12", rises=True)
+    frame = data.aggregates.filter(pl.col("departement").is_in(keep)).select(
+        "periode", "service", "departement", "dimension", "modalite", "effectif")
+    clusters = watch_frame(frame, published=set(), replicates=199).alerts.filter(pl.col("kind") == CLUSTER)
+    finistere = clusters.filter(pl.col("zones") == "29")
+    assert {"relations_travail", "situations_souffrance_travail"} <= set(finistere["modalite"])
+    assert (finistere["fin"] == "2025-12").all() and (finistere["observe"] > 2.5 * finistere["attendu"]).all()
+    assert clusters.height == finistere.height
+
+
 # --------------------------------------------------------------------------- a new deployment: 2 years of history
 
 SHORT_END = "2025-12"
