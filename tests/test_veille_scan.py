@@ -489,3 +489,79 @@ def test_count_scan_input_errors_are_refused_in_french():
         sc.scan_counts(frame.drop("observe"))
     with pytest.raises(ValueError, match="a priori des parts invalide"):
         sc.scan_counts(frame, prior=-1.0)
+
+
+# --------------------------------------------------------------------------- conditional scan on services (units)
+
+UNIT_HISTORY = tuple(f"{2022 + m // 12}-{m % 12 + 1:02d}" for m in range(28))  # 24 reference months, then 4 scanned
+LORRAINE = ("54", "55", "57", "88")
+NETWORK = ("DIR-57", "CEREMA-57", "AE-57")  # national networks sharing Moselle with its services déconcentrés
+
+
+def unit_counts(rng, *, boost: float = 1.0, months: int = 4, nb: float = 0.1):
+    """One DDT per département of SMALL (about 5 cases a month) plus a DREAL in Moselle (layer "deconcentres") and
+    three national networks in Moselle with 12 cases a month together; ``boost`` multiplies the services
+    déconcentrés of Lorraine over the last ``months`` months (the demo's reorganisation rise)."""
+    units = {f"DDT-{z}": z for z in SMALL} | {"DREAL-57": "57"} | {u: "57" for u in NETWORK}
+    level = {u: SMALL[d] for u, d in units.items()} | {"DREAL-57": 3.0} | {u: 4.0 for u in NETWORK}
+    layers = {u: "deconcentres" for u in units if u not in NETWORK}
+    codes = list(units)
+    base = np.array([level[u] for u in codes])[:, None] * SEASON[np.arange(len(UNIT_HISTORY)) % 12][None, :]
+    truth = base * np.exp(rng.normal(0.0, 0.25, len(UNIT_HISTORY)))[None, :]
+    rising = [i for i, u in enumerate(codes) if units[u] in LORRAINE and u not in NETWORK]
+    truth[np.ix_(rising, range(len(UNIT_HISTORY) - months, len(UNIT_HISTORY)))] *= boost
+    y = rng.poisson(rng.gamma(1.0 / nb, truth * nb)).astype(float)
+    frame = pl.DataFrame({"unit": np.repeat(codes, len(UNIT_HISTORY)).tolist(), "periode": list(UNIT_HISTORY) * len(codes),
+                          "observe": y.ravel()})
+    return frame, units, layers, {codes[i] for i in rising}
+
+
+def test_unit_scan_p_values_are_uniform_without_any_rise():
+    rng = np.random.default_rng(31)
+    n, p = 100, []
+    for d in range(n):
+        frame, units, layers, _ = unit_counts(rng)
+        clusters = sc.scan_units(frame, units, layers=layers, replicates=99, seed=d, max_clusters=1, min_expected=1.0)
+        p.append(clusters[0].p_value if clusters else 1.0)
+    p = np.array(p)
+    assert binomial_ok(int((p <= 0.05).sum()), n, 0.05)
+    assert binomial_ok(int((p <= 0.2).sum()), n, 0.2)
+
+
+def test_unit_scan_finds_the_services_deconcentres_of_neighbouring_departements_that_the_departements_dilute():
+    """The demo's Lorraine rise: the DDTs of 54, 55, 57, 88 and the DREAL in Moselle rise together over 4 months, the
+    national networks sharing Moselle do not. The services scan names those services; the département scan, over 3
+    months, sees Moselle diluted by its networks."""
+    rng = np.random.default_rng(32)
+    found, diluted = 0, 0
+    for d in range(6):
+        frame, units, layers, rising = unit_counts(rng, boost=2.5)
+        best = sc.scan_units(frame, units, layers=layers, replicates=199, seed=d, max_clusters=1, min_expected=1.0,
+                             p_method="gumbel")[0]
+        assert best.fin == UNIT_HISTORY[-1] and best.ratio > 1.5
+        assert not set(best.zones) & set(NETWORK)  # the layer, not the whole départements
+        if best.p_value < 0.001 and len(set(best.zones) & rising) / len(best.zones) >= 0.5:
+            found += 1
+        deps = frame.with_columns(pl.col("unit").replace_strict(units).alias("zone")).group_by("zone", "periode").agg(
+            pl.col("observe").sum())
+        top = sc.scan_counts(deps, replicates=199, seed=d, max_clusters=1, min_expected=1.0, p_method="gumbel")[0]
+        diluted += top.p_value > best.p_value
+    assert found >= 5 and diluted >= 5
+
+
+def test_unit_scan_candidates_and_input_errors():
+    frame, units, layers, _ = unit_counts(np.random.default_rng(33), boost=4.0, months=1)
+    alone = sc.scan_units(frame, units, layers=None, replicates=19, seed=1, windows=(1,), max_clusters=3)
+    assert all(set(c.zones) <= set(units) for c in alone)
+    # without layers a candidate holding a Moselle service holds all of them, unless it is a single service
+    for c in alone:
+        in_57 = {u for u in c.zones if units[u] == "57"}
+        assert len(c.zones) == 1 or not in_57 or in_57 == {u for u, d in units.items() if d == "57"}
+    with pytest.raises(ValueError, match="colonne\\(s\\) manquante\\(s\\) : observe"):
+        sc.scan_units(frame.drop("observe"), units)
+    with pytest.raises(ValueError, match="unité\\(s\\) sans département : DDT-29"):
+        sc.scan_units(frame, {u: d for u, d in units.items() if u != "DDT-29"})
+    with pytest.raises(ValueError, match="département\\(s\\) inconnu\\(s\\) : 99"):
+        sc.scan_units(frame, units | {"X-99": "99"})
+    with pytest.raises(ValueError, match="historique trop court : 28 mois attendus .* 27 fournis"):
+        sc.scan_units(frame.filter(pl.col("periode") > UNIT_HISTORY[0]), units)

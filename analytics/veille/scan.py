@@ -73,6 +73,23 @@ Measured (``analytics.veille.scan_bench.measure_scan``; 101 départements, expec
     hence the circular default. With phi = 2 (and the dispersion given) the same clusters are found
     10 to 30 % of the time: the overdispersion, not the method, limits the power.
 
+Scan on services (``scan_units``: measured, not used by the watch yet)
+    The units are services, each attached to its département; the expectations are conditioned on the
+    monthly totals as in ``scan_counts``. Candidates: for each circular candidate of départements, all its
+    services (the département cluster), the services of each ``layers`` label among them (the watch's trial:
+    the services déconcentrés, types of a départemental or régional level in the nomenclature, apart from the
+    national networks sharing their départements), and every service alone. Windows 1 to 4 months. On the
+    5-year national demo (seed 2026, 999 replicates, all 66 indicators): ending 2025-12 it finds the planted
+    Lorraine rise (reorganisation_changement, DDT-57 + DREAL-57 over 4 months, 25 for 5.8 expected, p 7.6e-5,
+    kept by Benjamini-Hochberg; with windows of 1 to 3 months p 0.015; the département scan does not see it);
+    ending 2026-10 it only points at it (p 0.02, eight services of Lorraine and Franche-Comté; DIR-13 alone for
+    the agressions: 18 for 5.7 expected, p 0.04 to 0.1). The price: the null maxima grow with the service
+    candidates, and the Finistère rise loses power (situations_souffrance_travail at 2025-12: p 0.011 against
+    0.00056 with the départements; relations_travail 4.8e-4 against 1.4e-5), the reduced demo of four régions
+    ending 2025-12 no longer keeps it; about twice the time of the département scan (20 to 40 s for the 66
+    indicators on a loaded machine); calibration on null national demos only begun (2 demos: 8 and 3 of 66
+    p <= 0.05). Hence the watch keeps ``scan_counts``.
+
 Why not scikit-learn's AgglomerativeClustering with a connectivity matrix
     It partitions *every* zone into contiguous groups from a feature (the zones' ratios or
     standardised residuals): the number of groups or a distance threshold must be chosen, it has no
@@ -106,6 +123,7 @@ from scipy import sparse
 from analytics import referentials
 
 WINDOWS = (1, 2, 3)
+UNIT_WINDOWS = (1, 2, 3, 4)  # scan_units: a rise over a season (4 months) is not cut to its last 3
 MAX_ZONES = 8
 MAX_SHARE = 0.5
 REPLICATES = 999
@@ -734,6 +752,15 @@ def _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_s
     grid = np.zeros((len(codes), span + reference))
     np.add.at(grid, (np.array([zi[z] for z in data["zone"].to_list()], dtype=np.int64)[keep], months_idx[keep] - first),
               data["observe"].to_numpy()[keep])
+    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
+    structure = _structure(tuple(codes), edges, int(max_zones), shape)
+    return _conditional_problem(tuple(codes), grid, reference, months, windows, structure, max_share, prior, dispersion)
+
+
+def _conditional_problem(codes: tuple[str, ...], grid: np.ndarray, reference: int, months: list[str],
+                         windows: tuple[int, ...], structure: _Candidates, max_share: float, prior: float,
+                         dispersion: CountDispersion | None) -> tuple[_Problem, CountDispersion]:
+    """The conditional null of ``scan_counts`` and ``scan_units``: ``grid`` (zones, reference + scanned months)."""
     ref, window = grid[:, :reference], grid[:, reference:]
     law = count_dispersion(ref) if dispersion is None else dispersion
     totals = ref.sum(axis=1)
@@ -742,10 +769,8 @@ def _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_s
     mu_ref = np.outer(totals, ref.sum(axis=0)) / max(totals.sum(), 1e-300)
     reference_phi = np.divide(law.poisson * totals + law.quadratic * (mu_ref ** 2).sum(axis=1), totals,
                               out=np.ones_like(totals), where=totals > 0)
-    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
-    structure = _structure(tuple(codes), edges, int(max_zones), shape)
     candidates = _filtered(structure, expected.sum(axis=1), max_share)
-    return _Problem(tuple(codes), months, windows, window, expected, law.phi(expected), candidates,
+    return _Problem(codes, months, windows, window, expected, law.phi(expected), candidates,
                     reference=totals, reference_phi=reference_phi, prior=float(prior)), law
 
 
@@ -774,6 +799,108 @@ def scan_counts(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, z
         raise ValueError(f"a priori des parts invalide : {prior} (nombre ≥ 0 attendu)")
     problem, _ = _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_share, shape, prior,
                                 dispersion, start, end)
+    return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
+
+
+# --------------------------------------------------------------------------- conditional scan on units (services)
+
+
+@lru_cache(maxsize=8)
+def _unit_structure(units: tuple[str, ...], departements: tuple[str, ...], layers: tuple[str | None, ...],
+                    edges: tuple[tuple[str, str], ...], max_zones: int) -> _Candidates:
+    """Candidates over units (services) each attached to a département: for every circular département candidate,
+    all its units, then the units of each layer among them; and every unit alone."""
+    codes = tuple(sorted(set(departements)))
+    by_dep: dict[str, list[int]] = {}
+    for k, d in enumerate(departements):
+        by_dep.setdefault(d, []).append(k)
+    structure = _structure(codes, edges, int(max_zones), "circulaire")
+    seen: dict[tuple[int, ...], None] = {(k,): None for k in range(len(units))}
+    for members in structure.members:
+        inside = [k for d in members for k in by_dep.get(codes[d], [])]
+        seen.setdefault(tuple(sorted(inside)), None)
+        grouped: dict[str, list[int]] = {}
+        for k in inside:
+            if layers[k] is not None:
+                grouped.setdefault(layers[k], []).append(k)
+        for part in grouped.values():
+            seen.setdefault(tuple(sorted(part)), None)
+    members = tuple(seen)
+    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    cols = np.fromiter((i for m in members for i in m), dtype=np.int64, count=rows.size)
+    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), len(units)))
+    return _Candidates(units, members, matrix)
+
+
+def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency: pl.DataFrame | None = None, *,
+               layers: Mapping[str, str] | None = None, windows: Sequence[int] = UNIT_WINDOWS,
+               reference: int = REFERENCE_MONTHS, max_zones: int = MAX_ZONES, max_share: float = MAX_SHARE,
+               dispersion: CountDispersion | None = None, replicates: int = REPLICATES, seed: int | None = None,
+               max_clusters: int = MAX_CLUSTERS, max_p: float = 1.0, min_expected: float = 0.0,
+               p_method: str = "monte_carlo", prior: float = SHARE_PRIOR, start: str | None = None,
+               end: str | None = None) -> list[Cluster]:
+    """``scan_counts`` on units (services) rather than départements: a cluster is a set of services.
+
+    ``frame``: unit, periode (YYYY-MM), observe (counts >= 0) for one indicator; ``departement_of``: every unit
+    scanned -> its département (units without any row are scanned with 0 everywhere). Each unit expects its share
+    of the ``reference`` months before the windows times the month's total over every unit, as ``scan_counts``;
+    the count dispersion is estimated and the replicates re-estimate shares and totals in the same way.
+
+    Candidates (see the module notes, "Scan on services"): for each circular candidate of ``max_zones``
+    départements (``scan``), the set of all the units of those départements (what ``scan_counts`` scans, the
+    expectation now summed over services) and, with ``layers`` (unit -> label; units without a label belong to
+    no layer), the units of each label among them -- e.g. the services déconcentrés of neighbouring départements
+    without the national networks that share their départements; and every unit alone (a service in a
+    département shared with others). ``max_share`` bounds every candidate but the single units. The returned
+    clusters' ``zones`` are unit codes, sorted."""
+    _check_options(replicates, p_method)
+    _check_shape("circulaire", max_zones, max_share)
+    windows = _check_windows(windows)
+    if not prior >= 0:
+        raise ValueError(f"a priori des parts invalide : {prior} (nombre ≥ 0 attendu)")
+    if not isinstance(reference, int | np.integer) or reference < 2:
+        raise ValueError(f"nombre de mois de référence invalide : {reference} (entier ≥ 2 attendu)")
+    missing = [c for c in ("unit", "periode", "observe") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"colonne(s) manquante(s) : {', '.join(missing)} (colonnes attendues : unit, periode, observe)")
+    edges = _edges(adjacency)
+    known = _known_zones(edges)
+    deps = {str(u): referentials.normalise_departement(str(d)) for u, d in departement_of.items()}
+    unknown = sorted({d for d in deps.values() if d not in known})
+    if unknown:
+        raise ValueError(f"département(s) inconnu(s) : {', '.join(unknown[:10])} (ni département du référentiel ni "
+                         "zone de la table d'adjacence)")
+    data = frame.select(pl.col("unit").cast(pl.Utf8), pl.col("periode").cast(pl.Utf8).str.strip_chars(),
+                        pl.col("observe").cast(pl.Float64))
+    if data.height == 0:
+        raise ValueError("aucune ligne de données")
+    stray = sorted(set(data["unit"].drop_nulls().to_list()) - set(deps))
+    if stray:
+        raise ValueError(f"unité(s) sans département : {', '.join(stray[:10])}")
+    bad = data.filter(~pl.col("periode").str.contains(PERIOD.pattern) | pl.col("periode").is_null())
+    if bad.height:
+        raise ValueError(f"colonne « periode » : « {bad['periode'][0]} » n'est pas un mois AAAA-MM")
+    wrong = data.filter(~((pl.col("observe") >= 0) & pl.col("observe").is_finite()))
+    if wrong.height:
+        raise ValueError(f"colonne « observe » : {wrong['observe'][0]} : effectif positif ou nul attendu")
+    units = tuple(sorted(deps))
+    months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64).to_numpy()
+    last = int(months_idx.max()) if end is None else _month_index(_check_month(end))
+    span = max(windows)
+    first = last - span - reference + 1
+    known_first = int(months_idx.min()) if start is None else min(int(months_idx.min()), _month_index(_check_month(start)))
+    if known_first > first:
+        raise ValueError(f"historique trop court : {span + reference} mois attendus (les {span} mois balayés et "
+                         f"{reference} mois de référence avant eux), {last - known_first + 1} fournis")
+    ui = {u: i for i, u in enumerate(units)}
+    keep = (months_idx >= first) & (months_idx <= last)
+    grid = np.zeros((len(units), span + reference))
+    rows = np.array([ui[u] for u in data["unit"].to_list()], dtype=np.int64)
+    np.add.at(grid, (rows[keep], months_idx[keep] - first), data["observe"].to_numpy()[keep])
+    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
+    labels = tuple(None if layers is None else layers.get(u) for u in units)
+    structure = _unit_structure(units, tuple(deps[u] for u in units), labels, edges, int(max_zones))
+    problem, _ = _conditional_problem(units, grid, reference, months, windows, structure, max_share, prior, dispersion)
     return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
 
 
