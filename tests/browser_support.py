@@ -12,8 +12,21 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (.ci/system-packages), not a browser downloaded by Playwright
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch arguments, with Debian's Chromium (registered in tests/conftest.py)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 def free_port() -> int:
@@ -66,6 +79,12 @@ def wait_for_app(page) -> None:
     page.wait_for_selector("[data-testid='stAppViewContainer']", timeout=60_000)
     page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=60_000)
     page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000)
+
+
+def open_page(page, url: str) -> None:
+    """Go to `url` and wait for the app to have run."""
+    page.goto(url)
+    wait_for_app(page)
 
 
 def screenshot(page, name: str) -> None:

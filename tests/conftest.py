@@ -5,6 +5,10 @@
 - `db_url` (function, params sqlite/postgres): a fresh, empty database for each test.
 - `engine`: `make_engine(db_url)` migrated to the Alembic head.
 - an autouse fixture isolating `VIGIE_DATA_DIR` / `VIGIE_DATABASE_URL`, so no test touches ./var.
+- `published_shared` / `published_copy` (and `published_situations`, `published_rps`, `published_rps_copy`): the small
+  publications of tests/publication_data.py, published once per session; shared by the tests that only read them,
+  copied for the tests that write into the store.
+- `browser_type_launch_args` (tests/browser_support.py): the browser tests drive Debian's Chromium.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ import pytest
 import sqlalchemy as sa
 
 from analytics import store
+from analytics.settings import get_settings
+from browser_support import browser_type_launch_args  # noqa: F401  (fixture for pytest-playwright)
+from publication_data import PublishedStores
 
 TEST_DB_NAME = "vigie_test"
 PG_NOT_FOUND = (
@@ -242,3 +249,59 @@ def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     store._engine_for.cache_clear()
     yield
     store._engine_for.cache_clear()
+
+
+# --------------------------------------------------------------------------- published test stores
+
+
+@pytest.fixture(scope="session")
+def published_stores(tmp_path_factory: pytest.TempPathFactory) -> PublishedStores:
+    """The variants of tests/publication_data.py's publication, each published once per session (on first use)."""
+    return PublishedStores(tmp_path_factory)
+
+
+@pytest.fixture
+def published_shared(published_stores: PublishedStores, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    """`published_shared(variant)` points VIGIE_DATA_DIR at the variant's session-wide store and returns its
+    publication number. The test must only read it: the store is checked unchanged after the test."""
+    used: set[str] = set()
+
+    def use(variant: str) -> int:
+        monkeypatch.setenv("VIGIE_DATA_DIR", str(published_stores.folder(variant)))
+        store._engine_for.cache_clear()
+        used.add(variant)
+        return published_stores.number(variant)
+
+    yield use
+    store._engine_for.cache_clear()
+    for variant in sorted(used):
+        published_stores.assert_unchanged(variant)
+
+
+@pytest.fixture
+def published_copy(published_stores: PublishedStores):
+    """`published_copy(variant, data_dir=None)` copies the variant's store into `data_dir` (by default this test's
+    own VIGIE_DATA_DIR), for a test that writes into it; returns the publication number."""
+
+    def use(variant: str, data_dir: Path | None = None) -> int:
+        return published_stores.copy(variant, data_dir or get_settings().data_dir)
+
+    return use
+
+
+@pytest.fixture
+def published_situations(published_shared) -> int:
+    """The session's publication of situations only (publication_data.frame()), only read."""
+    return published_shared("situations")
+
+
+@pytest.fixture
+def published_rps(published_shared) -> int:
+    """The session's publication with RPS indicators and headcounts (DDT-2A's 2025 one missing), only read."""
+    return published_shared("rps")
+
+
+@pytest.fixture
+def published_rps_copy(published_copy) -> int:
+    """The same publication as `published_rps`, copied into this test's own data folder: the test may write into it."""
+    return published_copy("rps")

@@ -3,23 +3,32 @@
 Five services: four in Bretagne (région 53: Finistère 29 and Ille-et-Vilaine 35) and one in
 Corse-du-Sud (2A, région 94) so that scopes have something to leave out; two years x three
 months; three dimensions only (`ensemble`, the partition `axe`, the multiple `problematique`)
-so that protecting a year takes well under a second. Some service-years are small (DM-29,
-DREAL-BRE), so there are primary secrets, and secondary ones to protect them.
+so that the set stays small. Some service-years are small (DM-29, DREAL-BRE), so there are
+primary secrets, and secondary ones to protect them.
+
+Publishing even this small set takes tens of seconds (the audit of the secret): `PublishedStores` (fixtures
+`published_*` in conftest.py) publishes each variant once per session, in its own data folder, that the tests
+which only read it share, and copies it (a SQLite backup, no new publication) for the tests that write into it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import polars as pl
+import pytest
 import sqlalchemy as sa
 
-from analytics import store
+from analytics import store, views
 from analytics.disclosure.protect import protect_cells
 from analytics.disclosure.published_set import default_published_set
 from analytics.ingest import IMPORTED, import_path
 from analytics.nomenclature import TOTAL_CODE, default_nomenclature
+from analytics.publications import publish
 from ingest_files import TODAY, csv_bytes, write
 
 YEARS = (2024, 2025)
@@ -121,3 +130,94 @@ def headcounts(years: tuple[int, ...] = YEARS, *, missing: tuple[tuple[str, int]
             for year in years for code, dep, label, kind, _ in SERVICES if (code, year) not in missing]
     return pl.DataFrame(rows, schema={c: (pl.Int64 if c in ("annee", "effectif_agents") else pl.String) for c in HEADCOUNT_COLUMNS},
                         orient="row")
+
+
+# --------------------------------------------------------------------------- published stores
+
+STORE_FILE = "vigie.sqlite"  # the SQLite store under VIGIE_DATA_DIR when VIGIE_DATABASE_URL is unset
+
+
+@contextmanager
+def using_store(data_dir: Path) -> Iterator[None]:
+    """VIGIE_DATA_DIR is `data_dir` inside the block (outside a test's own monkeypatch), with cold engine and views
+    caches on entry and on exit."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VIGIE_DATA_DIR", str(data_dir))
+        mp.delenv("VIGIE_DATABASE_URL", raising=False)
+        store._engine_for.cache_clear()
+        views.clear_memory_cache()
+        try:
+            yield
+        finally:
+            views.clear_memory_cache()
+            store._engine_for.cache_clear()
+
+
+def publish_store(data_dir: Path, work: Path, aggregates: pl.DataFrame, agents: pl.DataFrame | None = None) -> int:
+    """Import `aggregates` (and the headcounts `agents`) into a new SQLite store in `data_dir`, through the real import,
+    and publish them; `work` holds the import files. Returns the publication number."""
+    with using_store(data_dir):
+        engine = store.get_engine()
+        load(work, engine, aggregates)
+        if agents is not None:
+            load(work, engine, agents, name="effectifs.csv")
+        outcome = publish("Camille", engine=engine)
+        assert outcome.ok, outcome.message
+        engine.dispose()
+    return outcome.number
+
+
+def copy_store(source: Path, target: Path) -> None:
+    """The SQLite store of `source` copied into `target` (SQLite's backup: the WAL's pages included), without the views
+    cache: the copy is a database of its own, under another URL."""
+    target.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source / STORE_FILE)) as src, closing(sqlite3.connect(target / STORE_FILE)) as dst:
+        src.backup(dst)
+
+
+def store_fingerprint(data_dir: Path) -> tuple[str, int]:
+    """SHA-256 of the store file and the size of its WAL: any commit into the store changes one or the other."""
+    wal = data_dir / f"{STORE_FILE}-wal"
+    return hashlib.sha256((data_dir / STORE_FILE).read_bytes()).hexdigest(), wal.stat().st_size if wal.exists() else 0
+
+
+# variant -> (aggregates, headcounts): what each shared publication holds
+VARIANTS: dict[str, Callable[[], tuple[pl.DataFrame, pl.DataFrame | None]]] = {
+    "situations": lambda: (frame(), None),
+    # RPS indicators and headcounts, DDT-2A's 2025 headcount missing (no French rate on a partial denominator)
+    "rps": lambda: (pl.concat([frame(), rps_frame()]), headcounts(missing=(("DDT-2A", 2025),))),
+}
+
+
+class PublishedStores:
+    """Each variant of VARIANTS published once (on first use), in its own data folder."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self._factory = tmp_path_factory
+        self._built: dict[str, tuple[Path, int, tuple[str, int]]] = {}
+
+    def _get(self, variant: str) -> tuple[Path, int, tuple[str, int]]:
+        if variant not in self._built:
+            folder = self._factory.mktemp(f"published-{variant}")
+            number = publish_store(folder, self._factory.mktemp(f"published-{variant}-files"), *VARIANTS[variant]())
+            with closing(sqlite3.connect(folder / STORE_FILE)) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file: the fingerprint sees a commit
+            self._built[variant] = folder, number, store_fingerprint(folder)
+        return self._built[variant]
+
+    def folder(self, variant: str) -> Path:
+        """The variant's data folder, shared: only for tests that never write into the store."""
+        return self._get(variant)[0]
+
+    def number(self, variant: str) -> int:
+        return self._get(variant)[1]
+
+    def copy(self, variant: str, target: Path) -> int:
+        """The variant's store copied into the data folder `target`, for a test that writes into it."""
+        copy_store(self.folder(variant), target)
+        return self.number(variant)
+
+    def assert_unchanged(self, variant: str) -> None:
+        folder, _, fingerprint = self._get(variant)
+        assert store_fingerprint(folder) == fingerprint, (
+            f"a test wrote into the shared published store « {variant} »: it needs its own copy (published_copy)")

@@ -1,11 +1,12 @@
-"""End to end in a real Chromium (Debian's /usr/bin/chromium driven by Playwright) against `streamlit run`."""
+"""End to end in a real Chromium (Debian's /usr/bin/chromium driven by Playwright, tests/browser_support.py) against
+`streamlit run`."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import screenshot, streamlit_server, wait_for_app
+from browser_support import open_page, screenshot, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -16,20 +17,9 @@ CSV = (
 )
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
-    }
-
-
 def test_first_request_deep_link_to_the_import_page_then_upload(page, tmp_path):
     with streamlit_server(tmp_path / "var") as url:
-        page.goto(f"{url}/import_donnees")  # the very first request after the server started
-        wait_for_app(page)
+        open_page(page, f"{url}/import_donnees")  # the very first request after the server started
         expect(page.get_by_role("heading", name="Import des données")).to_be_visible(timeout=30_000)
         page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
             files=[{"name": "finistere.csv", "mimeType": "text/csv", "buffer": CSV.encode("utf-8")}])
@@ -39,8 +29,7 @@ def test_first_request_deep_link_to_the_import_page_then_upload(page, tmp_path):
         expect(page.get_by_text("finistere.csv").first).to_be_visible()
         screenshot(page, "import-reussi")
 
-        page.goto(f"{url}/accueil")
-        wait_for_app(page)
+        open_page(page, f"{url}/accueil")
         expect(page.get_by_text("Premier mois")).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid='stMetricValue']").get_by_text("janv. 2025").first).to_be_visible()
         screenshot(page, "accueil")
@@ -48,22 +37,18 @@ def test_first_request_deep_link_to_the_import_page_then_upload(page, tmp_path):
 
 def test_a_deep_link_cannot_bypass_the_role_check(page, tmp_path):
     with streamlit_server(tmp_path / "var", VIGIE_DEFAULT_ROLE="national") as url:
-        page.goto(f"{url}/import_donnees")  # v1 multipage path: runs the page file without app.py
-        wait_for_app(page)
+        open_page(page, f"{url}/import_donnees")  # v1 multipage path: runs the page file without app.py
         expect(page.get_by_text("Accès réservé")).to_be_visible(timeout=30_000)
         expect(page.locator("[data-testid='stFileUploader']")).to_have_count(0)
         screenshot(page, "acces-refuse")
-        page.goto(url)  # once app.py has run, the page is not even routable for this profile
-        wait_for_app(page)
-        page.goto(f"{url}/import_donnees")
-        wait_for_app(page)
+        open_page(page, url)  # once app.py has run, the page is not even routable for this profile
+        open_page(page, f"{url}/import_donnees")
         expect(page.locator("[data-testid='stFileUploader']")).to_have_count(0)
 
 
 def test_home_page_loads_without_error(page, tmp_path):
     with streamlit_server(tmp_path / "var") as url:
-        page.goto(url)
-        wait_for_app(page)
+        open_page(page, url)
         expect(page.get_by_role("heading", name="Vigie")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Aucune donnée n'est chargée")).to_be_visible()
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
@@ -74,29 +59,11 @@ def test_home_page_loads_without_error(page, tmp_path):
         expect(page.get_by_role("heading", name="Import des données")).to_be_visible(timeout=30_000)
 
 
-def _published_store(data_dir, tmp_path):
-    """The small test dataset imported and published into the SQLite store the server will open."""
-    from analytics import store
-    from analytics.publications import publish
-    import polars as pl
-
-    from publication_data import frame, headcounts, load, rps_frame
-
-    data_dir.mkdir(parents=True, exist_ok=True)
-    engine = store.make_engine(f"sqlite:///{data_dir}/vigie.sqlite")
-    store.upgrade(engine)
-    load(tmp_path, engine, pl.concat([frame(), rps_frame()]))
-    load(tmp_path, engine, headcounts(), name="effectifs.csv")
-    assert publish("Camille", engine=engine).ok
-    engine.dispose()
-
-
-def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp_path):
-    _published_store(tmp_path / "var", tmp_path)
+def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp_path, published_copy):
+    published_copy("rps", tmp_path / "var")  # the server's own copy: it may write into its store
     with streamlit_server(tmp_path / "var") as url:
         # First request after the server started: a shared link with its filters.
-        page.goto(f"{url}/vue_ensemble?territoire=region:53&granularite=annee&periode=2025")
-        wait_for_app(page)
+        open_page(page, f"{url}/vue_ensemble?territoire=region:53&granularite=annee&periode=2025")
         expect(page.get_by_role("heading", name="Vue d'ensemble")).to_be_visible(timeout=30_000)
         expect(page.get_by_text("Page not found")).to_have_count(0)
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
@@ -134,8 +101,7 @@ def test_dashboard_deep_link_filters_and_shared_link_in_a_real_browser(page, tmp
         for path, heading in (("problematiques", "Problématiques"), ("axes_modes", "Axes et modes d'intervention"),
                               ("vue_ensemble", "Vue d'ensemble"), ("tendances", "Tendances"),
                               ("indicateurs_rps", "Indicateurs RPS")):
-            page.goto(f"{url}/{path}")
-            wait_for_app(page)
+            open_page(page, f"{url}/{path}")
             expect(page.get_by_role("heading", name=heading)).to_be_visible(timeout=30_000)
             expect(page.locator("[data-testid='stVegaLiteChart']").first.locator("canvas, svg").first).to_be_visible(timeout=30_000)
             expect(page.locator("[data-testid='stException']")).to_have_count(0)

@@ -9,28 +9,16 @@ import pypdf
 import pytest
 from playwright.sync_api import expect
 
-from browser_support import screenshot, streamlit_server, wait_for_app
-from test_browser import _published_store
+from browser_support import open_page, screenshot, streamlit_server
 
 pytestmark = pytest.mark.browser
 COMMENT = "Les équipes ont porté deux actions collectives de prévention des risques psychosociaux."
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"],
-    }
-
-
-def test_a_regional_bilan_is_downloaded_from_the_app(page, tmp_path):
-    _published_store(tmp_path / "var", tmp_path)
+def test_a_regional_bilan_is_downloaded_from_the_app(page, tmp_path, published_copy):
+    published_copy("rps", tmp_path / "var")  # its own copy: the comment is saved into the store
     with streamlit_server(tmp_path / "var", VIGIE_USER="Claire (CTSS)") as url:
-        page.goto(f"{url}/rapports")  # the first request after the server started: a deep link
-        wait_for_app(page)
+        open_page(page, f"{url}/rapports")  # the first request after the server started: a deep link
         expect(page.get_by_role("heading", name="Rapports")).to_be_visible(timeout=60_000)
         expect(page.locator("[data-testid='stException']")).to_have_count(0)
         expect(page.get_by_text("Bilan régional annuel").first).to_be_visible()

@@ -10,31 +10,17 @@ from pathlib import Path
 
 import docx
 import openpyxl
-import polars as pl
 import pypdf
 import pytest
 
 from analytics import report_comments
 from analytics.cli import EXIT_OK, EXIT_REFUSED, EXIT_USAGE, main
-from analytics.publications import publish
-from analytics.store import get_engine
-from analytics.views import latest_publication
-from publication_data import frame, headcounts, load, rps_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def published(tmp_path):
-    engine = get_engine()
-    load(tmp_path, engine, pl.concat([frame(), rps_frame()]))
-    load(tmp_path, engine, headcounts(), name="effectifs.csv")
-    assert publish("Camille", engine=engine).ok
-    return latest_publication().number
-
-
-def test_a_regional_bilan_in_word_carries_the_stored_comment(published, tmp_path, capsys):
-    report_comments.save_comment(published, "bilan-regional", "53", 2025, "Mobilisation des équipes sur la prévention.", "CTSS Bretagne")
+def test_a_regional_bilan_in_word_carries_the_stored_comment(published_rps_copy, tmp_path, capsys):
+    report_comments.save_comment(published_rps_copy, "bilan-regional", "53", 2025, "Mobilisation des équipes sur la prévention.", "CTSS Bretagne")
     out = tmp_path / "bilans" / "bretagne.docx"
     code = main(["report", "--type", "bilan-regional", "--year", "2025", "--region", "53", "--format", "docx", "--output", str(out)])
     assert code == EXIT_OK
@@ -44,14 +30,14 @@ def test_a_regional_bilan_in_word_carries_the_stored_comment(published, tmp_path
     assert "Mobilisation des équipes sur la prévention." in [p.text for p in document.paragraphs if p.style.name == "Intense Quote"]
 
 
-def test_the_national_synthesis_as_a_workbook(published, tmp_path):
+def test_the_national_synthesis_as_a_workbook(published_rps, tmp_path):
     out = tmp_path / "synthese.xlsx"
     assert main(["report", "--type", "synthese-nationale", "--year", "2025", "--format", "xlsx", "--output", str(out)]) == EXIT_OK
     book = openpyxl.load_workbook(out)
     assert book.sheetnames[0] == "Sommaire" and "Régions" in book.sheetnames
 
 
-def test_a_fiche_for_two_services_as_pdf_through_the_real_command(published, tmp_path):
+def test_a_fiche_for_two_services_as_pdf_through_the_real_command(published_rps, tmp_path):
     out = tmp_path / "fiche.pdf"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-m", "analytics", "report", "--type", "fiche-f3sct", "--year", "2025",
@@ -70,7 +56,7 @@ def test_a_fiche_for_two_services_as_pdf_through_the_real_command(published, tmp
     (["--type", "fiche-f3sct", "--year", "2025"], "au moins un service"),
     (["--type", "fiche-f3sct", "--year", "2025", "--service", "XYZ-00"], "Service inconnu"),
 ])
-def test_refused_requests_exit_1_with_a_french_message(published, tmp_path, capsys, argv, message):
+def test_refused_requests_exit_1_with_a_french_message(published_rps, tmp_path, capsys, argv, message):
     out = tmp_path / "r.pdf"
     assert main(["report", *argv, "--format", "pdf", "--output", str(out)]) == EXIT_REFUSED
     assert message.lower() in capsys.readouterr().err.lower()

@@ -25,15 +25,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = ("pages/vue_ensemble.py", "pages/tendances.py")
 
 
-@pytest.fixture
-def published(tmp_path):
-    engine = get_engine()
-    data = frame()
-    load(tmp_path, engine, data)
-    assert publish("Camille", engine=engine).ok
-    return data
-
-
 def run_page(page: str, monkeypatch=None, scope: str | None = None, role: str | None = None, **query) -> AppTest:
     if monkeypatch is not None and scope:
         monkeypatch.setenv("VIGIE_DEFAULT_SCOPE", scope)
@@ -82,7 +73,7 @@ def test_every_page_says_so_when_nothing_is_published(page):
     assert not at.get("vega_lite_chart")
 
 
-def test_overview_shows_the_published_national_figure_and_its_change(published):
+def test_overview_shows_the_published_national_figure_and_its_change(published_situations):
     at = run_page("pages/vue_ensemble.py", territoire="FR", granularite="annee", periode="2025")
     cells = published_cells(NATIONAL, geo_niveau="national", periode_niveau="annee", dimensions="ensemble")
     by_year = dict(cells.select("periode", "valeur").iter_rows())
@@ -94,7 +85,7 @@ def test_overview_shows_the_published_national_figure_and_its_change(published):
     assert at.query_params["territoire"] == ["FR"] or at.query_params["territoire"] == "FR"
 
 
-def test_overview_shows_s_for_a_secret_and_charts_carry_only_published_values(published):
+def test_overview_shows_s_for_a_secret_and_charts_carry_only_published_values(published_situations):
     secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="problematique").filter(
         pl.col("statut") == "s").row(0, named=True)
     at = run_page("pages/vue_ensemble.py", territoire=f"service:{secret['geo_code']}", granularite="annee", periode=secret["periode"])
@@ -107,14 +98,14 @@ def test_overview_shows_s_for_a_secret_and_charts_carry_only_published_values(pu
         assert not {"statut_detail", "secret", "effectif"} & set(table.columns)
 
 
-def test_regional_user_cannot_see_another_region(published, monkeypatch):
+def test_regional_user_cannot_see_another_region(published_situations, monkeypatch):
     at = run_page("pages/vue_ensemble.py", monkeypatch, scope="53", role="regional", territoire="service:DDT-2A")
     options = at.selectbox(key="f_territoire").options
     assert not any("2A" in o for o in options)
     assert at.selectbox(key="f_territoire").value == "region:53"
 
 
-def test_trends_draw_the_series_with_gaps_at_secrets(published):
+def test_trends_draw_the_series_with_gaps_at_secrets(published_situations):
     at = run_page("pages/tendances.py", territoire="region:53", granularite="trimestre")
     assert at.get("vega_lite_chart")
     cells = published_cells(NATIONAL, geo_niveau="region", periode_niveau="trimestre", dimensions="ensemble").filter(
@@ -127,7 +118,7 @@ def test_trends_draw_the_series_with_gaps_at_secrets(published):
             assert set(data[column].drop_nulls().to_list()) <= allowed
 
 
-def test_a_filter_change_changes_the_content_and_the_url(published):
+def test_a_filter_change_changes_the_content_and_the_url(published_situations):
     at = run_page("pages/vue_ensemble.py", territoire="FR", granularite="annee", periode="2025")
     before = {m.label: m.value for m in at.metric}["Situations suivies"]
     at.selectbox(key="f_periode").select("2024").run()
@@ -137,7 +128,7 @@ def test_a_filter_change_changes_the_content_and_the_url(published):
     assert "2024" in str(at.query_params["periode"])
 
 
-def test_territories_map_carries_published_values_and_s_only(published):
+def test_territories_map_carries_published_values_and_s_only(published_situations):
     at = run_page("pages/territoires.py")
     assert at.get("vega_lite_chart")
     assert any("IGN" in c.value for c in at.caption)  # the map attribution is shown
@@ -155,7 +146,7 @@ def test_territories_map_carries_published_values_and_s_only(published):
     assert list(at.dataframe[0].value["Code"]) == deps["geo_code"].to_list()
 
 
-def test_problematiques_heatmap_shares_are_published_ratios_and_secrets_read_s(published):
+def test_problematiques_heatmap_shares_are_published_ratios_and_secrets_read_s(published_situations):
     at = run_page("pages/problematiques.py")
     at.radio(key="p_niveau").set_value("service").run()
     assert not at.exception and at.get("vega_lite_chart")
@@ -175,7 +166,7 @@ def test_problematiques_heatmap_shares_are_published_ratios_and_secrets_read_s(p
             assert set(data.filter(pl.col("statut") == "s")["part"].to_list()) <= {None}
 
 
-def test_axes_and_modes_show_each_published_partition_with_s_for_secrets(published):
+def test_axes_and_modes_show_each_published_partition_with_s_for_secrets(published_situations):
     secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="axe").filter(
         pl.col("statut") == "s").row(0, named=True)
     at = run_page("pages/axes_modes.py", territoire=f"service:{secret['geo_code']}", granularite="annee", periode=secret["periode"])
@@ -213,7 +204,7 @@ def _content(at: AppTest) -> list:
 
 
 @pytest.mark.parametrize("page", ["pages/vue_ensemble.py", "pages/axes_modes.py", "pages/tendances.py"])  # RPS: test_rps_page
-def test_the_service_type_filter_lists_its_services_changes_the_content_and_stays_in_the_url(published, page):
+def test_the_service_type_filter_lists_its_services_changes_the_content_and_stays_in_the_url(published_situations, page):
     at = run_page(page, territoire="FR", granularite="annee", periode="2025")
     box = at.selectbox(key="f_type")
     assert box.value is None or box.value == ""
@@ -239,14 +230,14 @@ def dashboard_type_label(code: str) -> str:
     return service_type_label(code)
 
 
-def test_a_regional_user_is_offered_only_the_types_of_its_services(published, monkeypatch):
+def test_a_regional_user_is_offered_only_the_types_of_its_services(published_situations, monkeypatch):
     at = run_page("pages/vue_ensemble.py", monkeypatch, scope="53", role="regional", type_service="ddt")
     box = at.selectbox(key="f_type")
     assert dashboard_type_label("ddt") not in box.options  # DDT-2A is in Corse
     assert box.value in (None, "") and at.selectbox(key="f_territoire").value == "region:53"
 
 
-def test_the_service_type_on_the_map_page_lists_the_published_figures_of_its_services(published):
+def test_the_service_type_on_the_map_page_lists_the_published_figures_of_its_services(published_situations):
     at = run_page("pages/territoires.py", territoire="region:53", granularite="annee", periode="2025")
     tables = len(at.dataframe)
     at.selectbox(key="m_type").set_value("ddtm").run()
@@ -262,7 +253,7 @@ def test_the_service_type_on_the_map_page_lists_the_published_figures_of_its_ser
     assert any("Aucun chiffre publié" in i.value for i in at.info)
 
 
-def test_problematiques_trend_is_the_published_series_with_s_at_secrets(published):
+def test_problematiques_trend_is_the_published_series_with_s_at_secrets(published_situations):
     secret = published_cells(NATIONAL, geo_niveau="service", periode_niveau="annee", dimensions="problematique").filter(
         pl.col("statut") == "s").row(0, named=True)
     at = run_page("pages/problematiques.py", territoire=f"service:{secret['geo_code']}", granularite="annee")

@@ -2,7 +2,8 @@
 published value or arithmetic on published values, no secret leaks, and the DOCX, PDF and XLSX files hold
 what the report says.
 
-The publication and the three reports are built once for the module, inside their own data folder."""
+The publication is the session's « rps » one (tests/publication_data.py), copied into the module's own data folder;
+the reports are built once for the module."""
 
 from __future__ import annotations
 
@@ -17,16 +18,15 @@ import polars as pl
 import pypdf
 import pytest
 
-from analytics import rps, store, views
+from analytics import rps, views
 from analytics.formatting import NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK
-from analytics.publications import publish
 from analytics.referentials import MAP_ATTRIBUTION
 from analytics.reports import render
 from analytics.reports.builders import ReportError, build_report, comment_key, file_name
 from analytics.reports.builders.common import modality_labels
 from analytics.reports.document import Figure, Heading, PageBreak, Paragraph, Report, Table
 from analytics.views import NATIONAL
-from publication_data import frame, headcounts, load, rps_frame
+from publication_data import using_store
 
 COMMENT = "Hausse des demandes liées aux réorganisations ; actions collectives engagées avec les services."
 ALERTS = pl.DataFrame({
@@ -52,17 +52,10 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Built:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VIGIE_DATA_DIR", str(tmp_path_factory.mktemp("reports-data")))
-        mp.delenv("VIGIE_DATABASE_URL", raising=False)
-        store._engine_for.cache_clear()
-        views.clear_memory_cache()
-        engine = store.get_engine()
-        work = tmp_path_factory.mktemp("reports-files")
-        load(work, engine, pl.concat([frame(), rps_frame()]))
-        load(work, engine, headcounts(missing=(("DDT-2A", 2025),)), name="effectifs.csv")
-        assert publish("Camille", engine=engine).ok
+def built(published_stores, tmp_path_factory) -> Built:
+    folder = tmp_path_factory.mktemp("reports-data")
+    published_stores.copy("rps", folder)  # a copy: cold caches, so the build time below is measured from scratch
+    with using_store(folder):
         requests = {"bilan-regional": {"region": "53"}, "synthese-nationale": {}, "fiche-f3sct": {"services": ["DDTM-29", "DM-29"]}}
         reports, seconds = {}, {}
         for kind, where in requests.items():
@@ -75,8 +68,6 @@ def built(tmp_path_factory) -> Built:
         files[("fiche-un-service", "pdf")] = render(single, "pdf")
         result = Built(reports, files, views.published_cells(NATIONAL), views.headcounts(NATIONAL), seconds,
                        views.latest_publication().number)
-        views.clear_memory_cache()
-        store._engine_for.cache_clear()
     return result
 
 
@@ -321,13 +312,6 @@ def test_xlsx_has_one_sheet_per_table_numbers_as_numbers_and_s_as_text(built):
 # --------------------------------------------------------------------------- refused requests
 
 
-@pytest.fixture
-def published(tmp_path):
-    engine = store.get_engine()
-    load(tmp_path, engine, frame())
-    assert publish("Camille", engine=engine).ok
-
-
 def test_nothing_is_built_without_a_publication():
     with pytest.raises(ReportError, match="Aucune publication"):
         build_report("synthese-nationale", 2025)
@@ -341,7 +325,7 @@ def test_nothing_is_built_without_a_publication():
     ("fiche-f3sct", 2025, {}, "au moins un service"),
     ("rapport-annuel", 2025, {}, "Type de rapport inconnu"),
 ])
-def test_refused_requests_say_why_in_french(published, kind, year, where, message):
+def test_refused_requests_say_why_in_french(published_rps, kind, year, where, message):
     with pytest.raises(ReportError, match=message):
         build_report(kind, year, **where)
 

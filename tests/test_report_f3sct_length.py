@@ -14,16 +14,15 @@ import polars as pl
 import pypdf
 import pytest
 
-from analytics import demo, store, views
+from analytics import demo, views
 from analytics.formatting import NOT_COMPUTABLE, SECRET_LEGEND, SECRET_MARK
-from analytics.publications import publish
 from analytics.referentials import MAP_ATTRIBUTION
 from analytics.reports import render
 from analytics.reports.builders import build_report
 from analytics.reports.builders.fiche_f3sct import MAX_PAGES, short_label
 from analytics.reports.document import Figure, Heading, PageBreak, Paragraph, Report
 from analytics.views import NATIONAL
-from publication_data import load
+from publication_data import publish_store, using_store
 from test_report_builders import close_to, column_values
 
 YEAR = 2024  # complete in a demo ending in May 2025 (the import's « today » is June 2025)
@@ -49,24 +48,16 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Built:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VIGIE_DATA_DIR", str(tmp_path_factory.mktemp("f3sct-data")))
-        mp.delenv("VIGIE_DATABASE_URL", raising=False)
-        store._engine_for.cache_clear()
-        views.clear_memory_cache()
-        engine = store.get_engine()
-        data = demo.generate(years=2, end="2025-05")
-        work = tmp_path_factory.mktemp("f3sct-files")
-        load(work, engine, data.aggregates.filter(pl.col("departement").is_in(DEPARTEMENTS)))
-        load(work, engine, data.headcounts.filter(pl.col("departement").is_in(DEPARTEMENTS)), name="effectifs.csv")
-        assert publish("Camille", engine=engine).ok
+    folder = tmp_path_factory.mktemp("f3sct-data")
+    data = demo.generate(years=2, end="2025-05")
+    publish_store(folder, tmp_path_factory.mktemp("f3sct-files"), data.aggregates.filter(pl.col("departement").is_in(DEPARTEMENTS)),
+                  data.headcounts.filter(pl.col("departement").is_in(DEPARTEMENTS)))
+    with using_store(folder):
         reports = {key: build_report("fiche-f3sct", YEAR, services=codes, alerts=ALERTS, comment=COMMENT)
                    for key, codes in REQUESTS.items()}
         result = Built(reports, {k: render(r, "pdf") for k, r in reports.items()},
                        {k: render(r, "docx") for k, r in reports.items()},
                        views.published_cells(NATIONAL, geo_niveau="service"), views.headcounts(NATIONAL))
-        views.clear_memory_cache()
-        store._engine_for.cache_clear()
     return result
 
 

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import polars as pl
-import pytest
 
 from analytics.formatting import fr_float
-from analytics.publications import publish
-from analytics.store import get_engine
 from analytics.views import NATIONAL, headcounts, published_cells
-from publication_data import RPS_INDICATORS, frame, headcounts as headcount_frame, load, rps_frame
+from publication_data import RPS_INDICATORS
 from test_dashboard_pages import chart_tables, published_numbers, run_page
 
 PAGE = "pages/indicateurs_rps.py"
 PER_AGENTS, NOT_PER_AGENTS = RPS_INDICATORS
-
-
-@pytest.fixture
-def published(tmp_path):
-    engine = get_engine()
-    load(tmp_path, engine, pl.concat([frame(), rps_frame()]))
-    load(tmp_path, engine, headcount_frame(missing=(("DDT-2A", 2025),)), name="effectifs.csv")
-    assert publish("Camille", engine=engine).ok
 
 
 def _cell(level, code, period, indicator):
@@ -39,7 +28,7 @@ def test_nothing_published_says_so():
     assert any("Aucune publication" in i.value for i in at.info)
 
 
-def test_a_region_shows_counts_rates_per_100_agents_and_changes(published):
+def test_a_region_shows_counts_rates_per_100_agents_and_changes(published_rps):
     at = run_page(PAGE, territoire="region:53", granularite="annee", periode="2025")
     table = at.dataframe[0].value
     visits = _cell("region", "53", "2025", PER_AGENTS)
@@ -54,13 +43,13 @@ def test_a_region_shows_counts_rates_per_100_agents_and_changes(published):
     assert _row(table, "Situations avec souffrance au travail, relations de travail dégradées ou harcèlement")["Pour 100 agents"] == ""
 
 
-def test_france_has_no_rate_when_a_service_lacks_its_headcount(published):
+def test_france_has_no_rate_when_a_service_lacks_its_headcount(published_rps):
     at = run_page(PAGE, territoire="FR", granularite="annee", periode="2025")
     row = _row(at.dataframe[0].value, "Visites sur demande au médecin de prévention")
     assert row["Nombre"] == str(_cell("national", "FR", "2025", PER_AGENTS)["valeur"]) and row["Pour 100 agents"] == "–"
 
 
-def test_services_compared_show_s_for_secrets_and_charts_send_published_values_only(published):
+def test_services_compared_show_s_for_secrets_and_charts_send_published_values_only(published_rps):
     at = run_page(PAGE, territoire="region:53", granularite="annee", periode="2025")
     at.radio(key="r_niveau").set_value("service").run()
     assert not at.exception
@@ -77,7 +66,7 @@ def test_services_compared_show_s_for_secrets_and_charts_send_published_values_o
         assert not {"effectif_agents", "secret", "effectif"} & set(data.columns)
 
 
-def test_rates_in_the_heatmap_are_published_counts_over_frozen_headcounts(published):
+def test_rates_in_the_heatmap_are_published_counts_over_frozen_headcounts(published_rps):
     at = run_page(PAGE, territoire="FR", granularite="annee", periode="2024")
     at.radio(key="r_niveau").set_value("departement").run()
     at.toggle(key="r_taux").set_value(True).run()
@@ -91,7 +80,7 @@ def test_rates_in_the_heatmap_are_published_counts_over_frozen_headcounts(publis
     assert any(abs(r - e) < 1e-9 for r in rates for e in expected if e > 0)
 
 
-def test_a_regional_user_compares_only_its_services(published, monkeypatch):
+def test_a_regional_user_compares_only_its_services(published_rps, monkeypatch):
     at = run_page(PAGE, monkeypatch, scope="53", role="regional")
     assert at.radio(key="r_niveau").options == ["Départements", "Services"]  # formatted labels: no « Régions »
     at.radio(key="r_niveau").set_value("service").run()
@@ -99,7 +88,7 @@ def test_a_regional_user_compares_only_its_services(published, monkeypatch):
     assert "DDT de Corse-du-Sud" not in set(comparison["Service"])
 
 
-def test_the_trend_of_an_indicator_is_the_published_series(published):
+def test_the_trend_of_an_indicator_is_the_published_series(published_rps):
     at = run_page(PAGE, territoire="FR", granularite="trimestre", periode="2025-T1")
     at.selectbox(key="r_indicateur").set_value(NOT_PER_AGENTS).run()
     assert not at.exception
@@ -109,7 +98,7 @@ def test_the_trend_of_an_indicator_is_the_published_series(published):
     assert list(trend.iloc[:, 1]) == [str(v) if s == "publie" else "s" for v, s in series.select("valeur", "statut").iter_rows()]
 
 
-def test_the_map_offers_situations_per_100_agents_from_published_counts(published):
+def test_the_map_offers_situations_per_100_agents_from_published_counts(published_rps):
     at = run_page("pages/territoires.py", territoire="FR", granularite="annee", periode="2024")
     at.toggle(key="m_taux").set_value(True).run()
     assert not at.exception
@@ -126,7 +115,7 @@ def test_the_map_offers_situations_per_100_agents_from_published_counts(publishe
     assert not at.exception and not at.toggle
 
 
-def test_the_service_type_filter_changes_the_indicators_and_narrows_the_comparison(published):
+def test_the_service_type_filter_changes_the_indicators_and_narrows_the_comparison(published_rps):
     at = run_page(PAGE, territoire="FR", granularite="annee", periode="2025")
     before = at.dataframe[0].value.to_dict("list")
     at.selectbox(key="f_type").set_value("ddtm").run()
