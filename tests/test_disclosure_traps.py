@@ -471,3 +471,40 @@ def test_months_pinned_through_year_partition_and_time_tree(tmp_path):
     cube = _cube(tmp_path, rows, {"S": "971"}, DEFAULT_RULES, partitions={"axe": ("pro", "perso", "mixte")},
                  multiple=(), independent=())
     assert_trap(cube)
+
+
+def test_a_cell_failing_round_after_round_gets_more_complements(tmp_path):
+    """Third case found by the property tests: one région (13, 83, 84), four months, the national months and
+    the région's quarters published by axe. October's national `mixte` (1) stays pinned at 1 after each
+    single complement the repair picks near it (one région: its quarters are the nation's), and the repair
+    used to give up after three rounds with the same failures. A cell failing again now gets one more
+    complement each round, and the table is protected."""
+    rows = [
+        *service_month("2025-07", "S0-13", 18, axe={"pro": 4, "perso": 6, "mixte": 8}, problematique={"sante": 4}),
+        *service_month("2025-07", "S0-83", 10, axe={"pro": 2, "perso": 6, "mixte": 2}, problematique={"sante": 3, "budget": 3}, rps={"alerte": 2}),
+        *service_month("2025-07", "S0-84", 2, axe={"pro": 1, "perso": 1, "mixte": 0}, problematique={"sante": 0, "budget": 2}, rps={"alerte": 2}),
+        *service_month("2025-07", "S1-13", 10, axe={"pro": 4, "perso": 4, "mixte": 2}, problematique={"sante": 6}),
+        *service_month("2025-09", "S0-83", 4, axe={"pro": 3, "perso": 0, "mixte": 1}, problematique={"sante": 0, "budget": 4}, rps={"alerte": 1}),
+        *service_month("2025-09", "S0-84", 13, axe={"pro": 1, "perso": 8, "mixte": 4}, problematique={"sante": 2, "budget": 1}, rps={"alerte": 3}),
+        *service_month("2025-09", "S1-13", 5, axe={"pro": 4, "perso": 1, "mixte": 0}, problematique={"sante": 2, "budget": 2}, rps={"alerte": 4}),
+        *service_month("2025-10", "S0-83", 5, axe={"pro": 1, "perso": 4, "mixte": 0}, problematique={"sante": 4, "budget": 2}, rps={"alerte": 8}),
+        *service_month("2025-10", "S0-84", 12, axe={"pro": 4, "perso": 8, "mixte": 0}, problematique={"sante": 1, "budget": 8}, rps={"alerte": 0}),
+        *service_month("2025-10", "S1-13", 15, axe={"pro": 12, "perso": 2, "mixte": 1}, problematique={"sante": 8, "budget": 6}, rps={"alerte": 2}),
+        *service_month("2025-12", "S0-13", 20, axe={"pro": 4, "perso": 4, "mixte": 12}, problematique={"sante": 3}, rps={"alerte": 1}),
+        *service_month("2025-12", "S0-83", 13, axe={"pro": 4, "perso": 3, "mixte": 6}, problematique={"sante": 3, "budget": 0}, rps={"alerte": 0}),
+        *service_month("2025-12", "S0-84", 13, axe={"pro": 1, "mixte": 12}, problematique={"sante": 2, "budget": 2}, rps={"alerte": 2}),
+    ]
+    published = """
+- {geo: national, periode: [mois, annee]}
+- {geo: region, periode: [trimestre], dimensions: [ensemble, axe]}
+- {geo: departement, periode: [annee], dimensions: [problematique, rps]}
+- {geo: service, periode: [mois], dimensions: [ensemble]}
+- {geo: service, periode: [annee]}
+"""
+    cube = _cube(tmp_path, rows, {"S0-13": "13", "S1-13": "13", "S0-84": "84", "S0-83": "83"}, published,
+                 partitions={"axe": ("pro", "perso", "mixte")}, multiple=("sante", "budget"), independent=("alerte",))
+    p = protect(cube, K)
+    found = violations(cube, p.secret, K)
+    assert p.audit.ok, f"protect gave up after {p.repairs} repairs; oracle: {describe(cube, found)[:4]}"
+    assert not found
+    assert p.secret[_cell(cube, "national", "FR", "mois", "2025-10", "axe", "mixte")]

@@ -264,6 +264,40 @@ class System:
         y = np.asarray(solution.col_value)[:n]
         return self.outside[rows] + S_c @ y
 
+    def high_rounds(self, cells: np.ndarray, caps: np.ndarray, min_gain: float) -> tuple[np.ndarray, int]:
+        """High tables round after round on one model: each round drops the cells certified so far
+        (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
+        Returns (cells certified, LPs solved)."""
+        rows = self.local_rows(cells)
+        S_c = self.support[rows]
+        m, n = cells.size, self.cols.size
+        matrix = sp.vstack([
+            sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
+            sp.hstack([-S_c, sp.identity(m)]),  # t_c - S_c y <= outside_c
+        ])
+        h = _solver()
+        _pass(h, matrix,
+              np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
+              np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
+              np.concatenate([np.zeros(n), np.ones(m)]), True)
+        active = np.ones(m, dtype=bool)
+        certified, lps = [], 0
+        for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
+            h.run()
+            _check(h, "table témoin haute")
+            lps += 1
+            y = np.asarray(h.getSolution().col_value)[:n]
+            reached = active & (self.outside[rows] + S_c @ y >= caps - TOL)
+            before = int(active.sum())
+            certified.append(cells[reached])
+            active &= ~reached
+            # A round that certifies little means the block has given what it can: later blocks are wider.
+            if not active.any() or reached.sum() < max(1, min_gain * before):
+                break
+            dropped = (np.flatnonzero(reached) + n).astype(np.int32)
+            h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
+        return np.concatenate(certified), lps
+
     def intervals(self, cells: np.ndarray, k: int, binding: dict | None = None) -> dict[int, tuple[float, float]]:
         """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule.
 
@@ -414,17 +448,8 @@ _job_state: dict = {}
 def _witness_rounds(system: System, cells: np.ndarray, low: np.ndarray, k: int, min_gain: float) -> tuple[np.ndarray, int]:
     """Low table, then high tables round after round; returns (cells certified, LPs solved)."""
     low[cells] = np.minimum(low[cells], system.low(cells))
-    certified, lps = [], 1
-    for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
-        caps = np.maximum(k, low[cells] + k - 1)
-        reached = system.high(cells, caps) >= caps - TOL
-        lps += 1
-        certified.append(cells[reached])
-        cells = cells[~reached]
-        # A round that certifies little means the block has given what it can: later blocks are wider.
-        if not cells.size or reached.sum() < max(1, min_gain * (cells.size + reached.sum())):
-            break
-    return np.concatenate(certified), lps
+    done, lps = system.high_rounds(cells, np.maximum(k, low[cells] + k - 1), min_gain)
+    return done, lps + 1
 
 
 def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict, dict]:

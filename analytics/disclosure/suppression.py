@@ -116,6 +116,20 @@ def _cheapest(candidates: np.ndarray, secret: np.ndarray, values: np.ndarray, co
     return int(ok[np.lexsort((ok, cost[ok]))][0])
 
 
+def _cheapest_several(want: int, secret: np.ndarray, values: np.ndarray, cost: np.ndarray, sources) -> list[int]:
+    """The `want` cheapest possible complements, taken from each source of candidates in turn (a
+    callable, so that wider sources are only computed when the narrower ones run out)."""
+    chosen: list[int] = []
+    for source in sources:
+        candidates = np.asarray(source(), dtype=np.int64)
+        ok = candidates[(~secret[candidates]) & (values[candidates] > 0)]
+        ok = ok[~np.isin(ok, chosen)]
+        chosen += ok[np.lexsort((ok, cost[ok]))][:want - len(chosen)].tolist()
+        if len(chosen) >= want:
+            break
+    return chosen
+
+
 def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, cost: np.ndarray, k: int) -> int:
     """Give every secret of every equation room to move; returns the number of cells added."""
     added, changed = 0, True
@@ -187,6 +201,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     result = audit(cube, secret, k, progress=progress)
     audits = [result.phase_seconds]
     previous, stalled = np.zeros(0, dtype=np.int64), 0
+    failed_before = np.zeros(secret.size, dtype=np.int32)  # repair rounds in a row each cell has failed
     while not result.ok and repairs < MAX_REPAIRS:
         repairs += 1
         added, seen = 0, set()
@@ -200,27 +215,23 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             seen.add(fine_cells)
             # The published cells whose equations hold the cell's maximum down (LP duals) first.
             binding = result.binding.get(cell, np.zeros(0, dtype=np.int64))
+            want = int(failed_before[cell]) + 1  # a cell failing round after round gets more complements each round
             helping = binding[freed[binding] & (served[binding] < SHARED_COMPLEMENT)] if binding.size else binding
-            if helping.size:  # a complement picked this round already loosens it: let the next audit say
+            if helping.size and want == 1:  # a complement picked this round already loosens it: let the next audit say
                 served[helping[0]] += 1
                 continue
-            pick = _cheapest(binding, secret, values, cost)
-            if pick is None:
-                if cell in member_of:
-                    candidates = np.unique(np.concatenate([eqs[i] for i in member_of[cell]]))
-                else:
-                    candidates = neighbours.of(cell)
-                pick = _cheapest(candidates, secret, values, cost)
-            if pick is None:
-                pick = _cheapest(neighbours.of(cell), secret, values, cost)
-            if pick is None:  # everything around is secret already: widen to the modality's other cells
-                pick = _cheapest(same_pair[pair_of[cell]], secret, values, cost)
-            if pick is not None:
-                secret[pick] = freed[pick] = True
-                added += 1
+            picks = _cheapest_several(want, secret, values, cost, (
+                lambda: binding,
+                lambda: np.unique(np.concatenate([eqs[i] for i in member_of[cell]])) if cell in member_of else neighbours.of(cell),
+                lambda: neighbours.of(cell),
+                lambda: same_pair[pair_of[cell]],  # everything around is secret already: the modality's other cells
+            ))
+            secret[picks] = freed[picks] = True
+            added += len(picks)
         if not added:  # nothing left to suppress around the failures: the audit verdict stands
             break
         stalled = stalled + 1 if np.array_equal(result.failures, previous) else 0
+        failed_before = np.where(np.isin(np.arange(secret.size), result.failures), failed_before + 1, 0)
         if stalled >= STALLED_REPAIRS:  # complements keep coming but free nothing: the verdict stands
             break
         previous = result.failures
