@@ -8,13 +8,14 @@
 - `published_shared` / `published_copy` (and `published_situations`, `published_rps`, `published_rps_copy`): the small
   publications of tests/publication_data.py, published once per session; shared by the tests that only read them,
   copied for the tests that write into the store.
+- `published_engine` (params sqlite/postgres): the same publications as engines, on SQLite and on PostgreSQL (one
+  database per variant for the session, copied with CREATE DATABASE … TEMPLATE for the tests that write).
 - `browser_type_launch_args` (tests/browser_support.py): the browser tests drive Debian's Chromium.
 """
 
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import shutil
 import socket
@@ -27,10 +28,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from analytics import store
+from analytics import store, views
 from analytics.settings import get_settings
 from browser_support import browser_type_launch_args  # noqa: F401  (fixture for pytest-playwright)
-from publication_data import PublishedStores
+from publication_data import (PublishedDatabases, PublishedStores, create_database, database_url, drop_database,
+                              new_database_name)
 
 TEST_DB_NAME = "vigie_test"
 PG_NOT_FOUND = (
@@ -197,18 +199,15 @@ def _postgres_admin(postgres_url: str) -> Iterator[sa.Engine]:
     admin.dispose()
 
 
-_db_counter = itertools.count(1)
-
-
 # --------------------------------------------------------------------------- per-test databases
 
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+]
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
-    ]
-)
+
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """URL of a fresh, empty database (SQLite file in tmp_path, or a new PostgreSQL database)."""
     if request.param == "sqlite":
@@ -217,14 +216,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     postgres_url = request.getfixturevalue("postgres_url")
     admin: sa.Engine = request.getfixturevalue("_postgres_admin")
-    name = f"vigie_t_{os.getpid()}_{next(_db_counter)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    name = new_database_name("t")
+    create_database(admin, name)
     try:
-        yield sa.engine.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+        yield database_url(postgres_url, name)
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)
 
 
 @pytest.fixture
@@ -260,22 +257,67 @@ def published_stores(tmp_path_factory: pytest.TempPathFactory) -> PublishedStore
     return PublishedStores(tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def published_databases(tmp_path_factory: pytest.TempPathFactory, postgres_url: str,
+                        _postgres_admin: sa.Engine) -> Iterator[PublishedDatabases]:
+    """The same variants on the PostgreSQL test server, each published once per session (on first use)."""
+    databases = PublishedDatabases(tmp_path_factory, postgres_url, _postgres_admin)
+    yield databases
+    databases.drop_all()
+
+
 @pytest.fixture
 def published_shared(published_stores: PublishedStores, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    """`published_shared(variant)` points VIGIE_DATA_DIR at the variant's session-wide store and returns its
-    publication number. The test must only read it: the store is checked unchanged after the test."""
+    """`published_shared(variant)` points VIGIE_DATABASE_URL at the variant's session-wide store and returns its
+    publication number; VIGIE_DATA_DIR (the views' disk cache) stays the test's own, and the views' memory cache is
+    cleared before and after. The test must only read the store: it is checked unchanged after the test."""
     used: set[str] = set()
+    views.clear_memory_cache()
 
     def use(variant: str) -> int:
-        monkeypatch.setenv("VIGIE_DATA_DIR", str(published_stores.folder(variant)))
+        monkeypatch.setenv("VIGIE_DATABASE_URL", published_stores.url(variant))
         store._engine_for.cache_clear()
         used.add(variant)
         return published_stores.number(variant)
 
     yield use
     store._engine_for.cache_clear()
+    views.clear_memory_cache()
     for variant in sorted(used):
         published_stores.assert_unchanged(variant)
+
+
+@pytest.fixture(params=BACKENDS)
+def published_engine(request: pytest.FixtureRequest, published_stores: PublishedStores) -> Iterator:
+    """`published_engine(variant, copy=False)`: an engine on the variant's session-wide publication, on SQLite and on
+    PostgreSQL. Shared, the test must only read it (checked unchanged after the test); with `copy=True` the test gets
+    its own copy to write into (SQLite: a backup into its VIGIE_DATA_DIR; PostgreSQL: CREATE DATABASE … TEMPLATE,
+    dropped after the test), asked for before any shared engine of the same variant. VIGIE_DATA_DIR (the views' disk
+    cache) stays the test's own; the views' memory cache is cleared before and after; the engines are disposed."""
+    published = published_stores if request.param == "sqlite" else request.getfixturevalue("published_databases")
+    engines: list[sa.Engine] = []
+    shared: set[str] = set()
+    copies: list[str] = []
+    views.clear_memory_cache()
+
+    def use(variant: str, copy: bool = False) -> sa.Engine:
+        if copy:
+            url = published.copy_url(variant, get_settings().data_dir)
+            copies.append(url)
+        else:
+            url = published.url(variant)
+            shared.add(variant)
+        engines.append(store.make_engine(url))
+        return engines[-1]
+
+    yield use
+    for engine in engines:
+        engine.dispose()
+    views.clear_memory_cache()
+    for url in copies:
+        published.drop(url)
+    for variant in sorted(shared):
+        published.assert_unchanged(variant)
 
 
 @pytest.fixture

@@ -8,12 +8,16 @@ primary secrets, and secondary ones to protect them.
 
 Publishing even this small set takes tens of seconds (the audit of the secret): `PublishedStores` (fixtures
 `published_*` in conftest.py) publishes each variant once per session, in its own data folder, that the tests
-which only read it share, and copies it (a SQLite backup, no new publication) for the tests that write into it.
+which only read it share, and copies it (a SQLite backup, no new publication) for the tests that write into it;
+`PublishedDatabases` does the same on the PostgreSQL test server (one database per variant, copied with
+`CREATE DATABASE … TEMPLATE …`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -153,18 +157,24 @@ def using_store(data_dir: Path) -> Iterator[None]:
             store._engine_for.cache_clear()
 
 
-def publish_store(data_dir: Path, work: Path, aggregates: pl.DataFrame, agents: pl.DataFrame | None = None) -> int:
-    """Import `aggregates` (and the headcounts `agents`) into a new SQLite store in `data_dir`, through the real import,
+def publish_into(engine: sa.Engine, work: Path, aggregates: pl.DataFrame, agents: pl.DataFrame | None = None) -> int:
+    """Import `aggregates` (and the headcounts `agents`) into the empty, migrated store `engine` through the real import,
     and publish them; `work` holds the import files. Returns the publication number."""
+    load(work, engine, aggregates)
+    if agents is not None:
+        load(work, engine, agents, name="effectifs.csv")
+    outcome = publish("Camille", engine=engine)
+    assert outcome.ok, outcome.message
+    return outcome.number
+
+
+def publish_store(data_dir: Path, work: Path, aggregates: pl.DataFrame, agents: pl.DataFrame | None = None) -> int:
+    """`publish_into` a new SQLite store in `data_dir`. Returns the publication number."""
     with using_store(data_dir):
         engine = store.get_engine()
-        load(work, engine, aggregates)
-        if agents is not None:
-            load(work, engine, agents, name="effectifs.csv")
-        outcome = publish("Camille", engine=engine)
-        assert outcome.ok, outcome.message
+        number = publish_into(engine, work, aggregates, agents)
         engine.dispose()
-    return outcome.number
+    return number
 
 
 def copy_store(source: Path, target: Path) -> None:
@@ -181,43 +191,172 @@ def store_fingerprint(data_dir: Path) -> tuple[str, int]:
     return hashlib.sha256((data_dir / STORE_FILE).read_bytes()).hexdigest(), wal.stat().st_size if wal.exists() else 0
 
 
+def content_fingerprint(url: str) -> str:
+    """SHA-256 of every row of every table of the store at `url` (a server database has no file to hash)."""
+    engine = store.make_engine(url)
+    digest = hashlib.sha256()
+    try:
+        with engine.connect() as conn:
+            for name in sorted(sa.inspect(conn).get_table_names()):
+                rows = sorted(repr(tuple(row)) for row in conn.execute(sa.text(f'SELECT * FROM "{name}"')))
+                digest.update(f"{name}\0{len(rows)}\0".encode() + "\n".join(rows).encode())
+    finally:
+        engine.dispose()
+    return digest.hexdigest()
+
+
+def _veille_variant() -> tuple[pl.DataFrame, None]:
+    from test_veille_watch import veille_frame  # four years of months with one spike: the watch finds alerts
+
+    return veille_frame(), None
+
+
 # variant -> (aggregates, headcounts): what each shared publication holds
 VARIANTS: dict[str, Callable[[], tuple[pl.DataFrame, pl.DataFrame | None]]] = {
     "situations": lambda: (frame(), None),
     # RPS indicators and headcounts, DDT-2A's 2025 headcount missing (no French rate on a partial denominator)
     "rps": lambda: (pl.concat([frame(), rps_frame()]), headcounts(missing=(("DDT-2A", 2025),))),
+    "veille": _veille_variant,
 }
 
 
-class PublishedStores:
-    """Each variant of VARIANTS published once (on first use), in its own data folder."""
+class _Published:
+    """Each variant of VARIANTS published once (on first use) into a store of its own, for the whole session: shared by
+    the tests that only read it (checked unchanged after each), copied for the tests that write into it."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._factory = tmp_path_factory
-        self._built: dict[str, tuple[Path, int, tuple[str, int]]] = {}
+        self._built: dict[str, tuple[str, int, object]] = {}  # variant -> (url, publication number, fingerprint)
 
-    def _get(self, variant: str) -> tuple[Path, int, tuple[str, int]]:
+    def _publish(self, variant: str) -> tuple[str, int]:
+        """Publish the variant into a new store; returns its URL and the publication number."""
+        raise NotImplementedError
+
+    def _fingerprint(self, url: str) -> object:
+        raise NotImplementedError
+
+    def _get(self, variant: str) -> tuple[str, int, object]:
         if variant not in self._built:
-            folder = self._factory.mktemp(f"published-{variant}")
-            number = publish_store(folder, self._factory.mktemp(f"published-{variant}-files"), *VARIANTS[variant]())
-            with closing(sqlite3.connect(folder / STORE_FILE)) as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file: the fingerprint sees a commit
-            self._built[variant] = folder, number, store_fingerprint(folder)
+            url, number = self._publish(variant)
+            self._built[variant] = url, number, self._fingerprint(url)
         return self._built[variant]
 
-    def folder(self, variant: str) -> Path:
-        """The variant's data folder, shared: only for tests that never write into the store."""
+    def url(self, variant: str) -> str:
+        """The variant's shared store: only for tests that never write into it."""
         return self._get(variant)[0]
 
     def number(self, variant: str) -> int:
         return self._get(variant)[1]
+
+    def assert_unchanged(self, variant: str) -> None:
+        url, _, fingerprint = self._get(variant)
+        assert self._fingerprint(url) == fingerprint, (
+            f"a test wrote into the shared published store « {variant} »: it needs its own copy")
+
+
+def _sqlite_folder(url: str) -> Path:
+    return Path(sa.engine.make_url(url).database).parent
+
+
+class PublishedStores(_Published):
+    """The variants as SQLite stores, each in its own data folder."""
+
+    def _publish(self, variant: str) -> tuple[str, int]:
+        folder = self._factory.mktemp(f"published-{variant}")
+        number = publish_store(folder, self._factory.mktemp(f"published-{variant}-files"), *VARIANTS[variant]())
+        with closing(sqlite3.connect(folder / STORE_FILE)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file: the fingerprint sees a commit
+        return f"sqlite:///{folder / STORE_FILE}", number
+
+    def _fingerprint(self, url: str) -> tuple[str, int]:
+        return store_fingerprint(_sqlite_folder(url))
+
+    def folder(self, variant: str) -> Path:
+        """The variant's data folder, shared: only for tests that never write into the store."""
+        return _sqlite_folder(self.url(variant))
 
     def copy(self, variant: str, target: Path) -> int:
         """The variant's store copied into the data folder `target`, for a test that writes into it."""
         copy_store(self.folder(variant), target)
         return self.number(variant)
 
-    def assert_unchanged(self, variant: str) -> None:
-        folder, _, fingerprint = self._get(variant)
-        assert store_fingerprint(folder) == fingerprint, (
-            f"a test wrote into the shared published store « {variant} »: it needs its own copy (published_copy)")
+    def copy_url(self, variant: str, target: Path) -> str:
+        """`copy` into `target`; returns the copy's URL."""
+        self.copy(variant, target)
+        return f"sqlite:///{target / STORE_FILE}"
+
+    def drop(self, url: str) -> None:
+        """Nothing to do: a copy is in its test's own data folder."""
+
+
+# --------------------------------------------------------------------------- PostgreSQL databases
+
+
+def create_database(admin: sa.Engine, name: str, template: str | None = None) -> None:
+    """A new database on the server of the AUTOCOMMIT engine `admin` (a copy of `template`, which nobody may be
+    connected to meanwhile)."""
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+
+
+def drop_database(admin: sa.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def database_url(server_url: str, name: str) -> str:
+    """`server_url` with the database `name`."""
+    return sa.engine.make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+_database_counter = itertools.count(1)
+
+
+def new_database_name(kind: str) -> str:
+    """A database name unique on the test server (the process id: several sessions may share a server)."""
+    return f"vigie_{kind}_{os.getpid()}_{next(_database_counter)}"
+
+
+class PublishedDatabases(_Published):
+    """The variants as databases of the PostgreSQL test server (`server_url`, created and dropped through the AUTOCOMMIT
+    engine `admin`); a copy is `CREATE DATABASE … TEMPLATE` of the variant's database, no new publication."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, server_url: str, admin: sa.Engine) -> None:
+        super().__init__(tmp_path_factory)
+        self._server_url, self._admin = server_url, admin
+        self._databases: list[str] = []
+
+    def _new(self, template: str | None = None) -> str:
+        name = new_database_name("pub" if template is None else "pubcopy")
+        create_database(self._admin, name, template)
+        self._databases.append(name)
+        return database_url(self._server_url, name)
+
+    def _publish(self, variant: str) -> tuple[str, int]:
+        url = self._new()
+        engine = store.make_engine(url)
+        try:
+            store.upgrade(engine)
+            with using_store(self._factory.mktemp(f"published-{variant}-pg")):  # the publication's progress file
+                number = publish_into(engine, self._factory.mktemp(f"published-{variant}-pg-files"), *VARIANTS[variant]())
+        finally:
+            engine.dispose()
+        return url, number
+
+    def _fingerprint(self, url: str) -> str:
+        return content_fingerprint(url)
+
+    def copy_url(self, variant: str, target: Path | None = None) -> str:
+        """A new database copied from the variant's (nobody may be connected to that one meanwhile), for a test that
+        writes into it; returns its URL. `drop` it after the test. (`target`, a data folder, serves SQLite only.)"""
+        return self._new(template=sa.engine.make_url(self.url(variant)).database)
+
+    def drop(self, url: str) -> None:
+        name = sa.engine.make_url(url).database
+        drop_database(self._admin, name)
+        self._databases.remove(name)
+
+    def drop_all(self) -> None:
+        for name in list(self._databases):
+            drop_database(self._admin, name)
+        self._databases.clear()

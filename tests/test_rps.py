@@ -7,22 +7,28 @@ import pytest
 
 from analytics import rps, views
 from analytics.dashboard import Filters, Territory
-from analytics.publications import publish
 from analytics.views import NATIONAL, STATUT_SECRET, Scope, published_cells
-from publication_data import AGENTS, RPS_INDICATORS, frame, headcounts, load, rps_frame
+from publication_data import AGENTS, RPS_INDICATORS, headcounts, load
 
 PER_AGENTS, NOT_PER_AGENTS = RPS_INDICATORS
 
 
-@pytest.fixture
-def published(tmp_path, engine, monkeypatch):
-    data = pl.concat([frame(), rps_frame()])
-    load(tmp_path, engine, data)
-    # DDT-2A has no headcount for 2025: Corse, and therefore France, get no 2025 denominator.
-    load(tmp_path, engine, headcounts(missing=(("DDT-2A", 2025),)), name="effectifs.csv")
-    assert publish("Camille", engine=engine).ok
+def _serve(engine, monkeypatch):
     monkeypatch.setattr(views.store, "get_engine", lambda: engine)
-    return data
+    return engine
+
+
+@pytest.fixture
+def published(published_engine, monkeypatch):
+    """The session's publication « rps » (SQLite, PostgreSQL), served to analytics.rps, only read. DDT-2A has no
+    headcount for 2025 there: Corse, and therefore France, get no 2025 denominator."""
+    return _serve(published_engine("rps"), monkeypatch)
+
+
+@pytest.fixture
+def published_own(published_engine, monkeypatch):
+    """The same publication copied for this test alone: it may write into it."""
+    return _serve(published_engine("rps", copy=True), monkeypatch)
 
 
 def _agents(scope=NATIONAL) -> dict[tuple[str, str, int], int]:
@@ -45,9 +51,9 @@ def test_a_regional_scope_sees_only_its_territories_headcounts(published):
     assert not any(code in ("94", "2A", "DDT-2A") for _, code, _ in agents)
 
 
-def test_headcounts_are_frozen_with_the_publication(tmp_path, engine, published):
+def test_headcounts_are_frozen_with_the_publication(tmp_path, published_own):
     before = views.headcounts(NATIONAL)
-    load(tmp_path, engine, headcounts(bump=500), name="effectifs-corriges.csv", replace=True)
+    load(tmp_path, published_own, headcounts(bump=500), name="effectifs-corriges.csv", replace=True)
     views.clear_memory_cache()
     assert views.headcounts(NATIONAL).equals(before)
 

@@ -8,27 +8,33 @@ import polars as pl
 import pytest
 
 from analytics.formatting import fr_int
-from analytics.publications import publish
 from analytics.store import get_engine
 from analytics.veille import register
 from analytics.views import NATIONAL, published_cells
-from publication_data import load
 from test_dashboard_pages import chart_tables, run_page
-from test_veille_watch import LAST, SOUFFRANCE, veille_frame
+from test_veille_watch import LAST, SOUFFRANCE
 
 PAGE = "pages/veille_rps.py"
 RANKS = {"très forte": 3, "forte": 2, "modérée": 1}
 
 
-@pytest.fixture
-def published(tmp_path):
+def _alerts(number: int) -> pl.DataFrame:
     engine = get_engine()
-    load(tmp_path, engine, veille_frame())
-    outcome = publish("Camille", engine=engine)
-    assert outcome.ok
-    run = register.watch_run(outcome.number, engine)
+    run = register.watch_run(number, engine)
     assert run is not None and run["status"] == register.DONE, run  # the watch ran with the publication
     return register.alerts(NATIONAL, engine=engine)
+
+
+@pytest.fixture
+def published(published_shared):
+    """The session's publication of test_veille_watch.veille_frame(), only read; returns its alerts."""
+    return _alerts(published_shared("veille"))
+
+
+@pytest.fixture
+def published_own(published_copy):
+    """The same publication copied into this test's own data folder: qualifying an alert writes into it."""
+    return _alerts(published_copy("veille"))
 
 
 def _choose(at, alert_id):
@@ -110,8 +116,8 @@ def test_an_alert_touching_a_secret_shows_no_figure_of_its_own(published):
     assert all(v == "s" or int(v.replace("\u202f", "")) in allowed for t in series_tables for v in t["Chiffre publié"])
 
 
-def test_the_ctss_qualifies_with_history_and_personal_data_is_refused(published, monkeypatch):
-    secret = published.filter((pl.col("geo_niveau") == "departement") & (pl.col("geo_code") == "29")
+def test_the_ctss_qualifies_with_history_and_personal_data_is_refused(published_own, monkeypatch):
+    secret = published_own.filter((pl.col("geo_niveau") == "departement") & (pl.col("geo_code") == "29")
                               & (pl.col("periode") == LAST) & (pl.col("kind") == "temporelle")).row(0, named=True)
     at = _choose(run_page(PAGE, monkeypatch, scope="53", role="regional"), secret["id"])
     at.text_area(key="v_commentaire").input("Écrire à camille.martin@example.org")

@@ -17,15 +17,19 @@ from analytics.views import NATIONAL, Scope, ViewError, available_combinations, 
 from publication_data import CELL_KEY, expected_cube, frame, load
 
 VIEWS_SOURCE = Path(views.__file__)
+DATA = frame()  # the rows of the session's publication « situations »
 
 
 @pytest.fixture
-def published(tmp_path, engine):
-    """The small dataset, imported and published once; returns its rows."""
-    data = frame()
-    load(tmp_path, engine, data)
-    assert publish("Camille", engine=engine).ok
-    return data
+def shared(published_engine):
+    """An engine on the session's publication of the small dataset (SQLite, PostgreSQL), only read."""
+    return published_engine("situations")
+
+
+@pytest.fixture
+def own(published_engine):
+    """The same publication copied for this test alone: it may write into it."""
+    return published_engine("situations", copy=True)
 
 
 def ensemble(cells: pl.DataFrame, geo_code: str, periode: str) -> pl.DataFrame:
@@ -35,9 +39,9 @@ def ensemble(cells: pl.DataFrame, geo_code: str, periode: str) -> pl.DataFrame:
 # --------------------------------------------------------------------------- only protected values
 
 
-def test_every_value_is_the_protected_cube_and_secrets_are_only_s(published, engine):
-    cells = published_cells(engine=engine)
-    expected = expected_cube(published)
+def test_every_value_is_the_protected_cube_and_secrets_are_only_s(shared):
+    cells = published_cells(engine=shared)
+    expected = expected_cube(DATA)
     assert cells.columns == views.VIEW_COLUMNS
     assert dict(cells.schema)["valeur"] == pl.Int64
     assert set(cells["statut"].unique()) == {"publie", "s"}
@@ -70,8 +74,8 @@ def test_the_views_read_publication_tables_only():
     assert "aggregate" not in text.replace("aggregates", "")  # not even in raw SQL
 
 
-def test_labels_of_every_level(published, engine):
-    cells = published_cells(engine=engine, periodes="2025", dimensions="ensemble")
+def test_labels_of_every_level(shared):
+    cells = published_cells(engine=shared, periodes="2025", dimensions="ensemble")
     labels = dict(cells.select("geo_code", "geo_libelle").unique().iter_rows())
     assert labels["FR"] == "France"
     assert labels["53"] == "Bretagne" and labels["94"] == "Corse"
@@ -79,9 +83,9 @@ def test_labels_of_every_level(published, engine):
     assert labels["DDTM-29"] == "DDTM du Finistère" and labels["DREAL-BRE"] == "DREAL Bretagne"
 
 
-def test_national_value_is_the_sum_of_the_file(published, engine):
-    total_2025 = published.filter(pl.col("periode").str.starts_with("2025") & (pl.col("dimension") == "ensemble"))["effectif"].sum()
-    national = ensemble(published_cells(engine=engine), "FR", "2025")
+def test_national_value_is_the_sum_of_the_file(shared):
+    total_2025 = DATA.filter(pl.col("periode").str.starts_with("2025") & (pl.col("dimension") == "ensemble"))["effectif"].sum()
+    national = ensemble(published_cells(engine=shared), "FR", "2025")
     assert national.select("valeur", "statut").row(0) == (total_2025, "publie")
 
 
@@ -92,26 +96,26 @@ def geo(cells: pl.DataFrame) -> set[tuple[str, str]]:
     return set(cells.select("geo_niveau", "geo_code").unique().iter_rows())
 
 
-def test_scope_filtering(published, engine):
-    everything = geo(published_cells(engine=engine))
+def test_scope_filtering(shared):
+    everything = geo(published_cells(engine=shared))
     assert everything == {("national", "FR"), ("region", "53"), ("region", "94"), ("departement", "29"), ("departement", "35"),
                           ("departement", "2A"), ("service", "DDTM-29"), ("service", "DM-29"), ("service", "DDTM-35"),
                           ("service", "DREAL-BRE"), ("service", "DDT-2A")}
 
-    bretagne = published_cells(Scope.region("53"), engine=engine)
+    bretagne = published_cells(Scope.region("53"), engine=shared)
     assert geo(bretagne) == {("national", "FR"), ("region", "53"), ("departement", "29"), ("departement", "35"),
                              ("service", "DDTM-29"), ("service", "DM-29"), ("service", "DDTM-35"), ("service", "DREAL-BRE")}
-    corse = published_cells(Scope.region("94"), engine=engine)
+    corse = published_cells(Scope.region("94"), engine=shared)
     assert geo(corse) == {("national", "FR"), ("region", "94"), ("departement", "2A"), ("service", "DDT-2A")}
 
-    one = published_cells(Scope.service("DDTM-29"), engine=engine)
+    one = published_cells(Scope.service("DDTM-29"), engine=shared)
     assert geo(one) == {("national", "FR"), ("region", "53"), ("departement", "29"), ("service", "DDTM-29")}
-    group = published_cells(Scope.services(["DDTM-29", "DDT-2A"]), engine=engine)
+    group = published_cells(Scope.services(["DDTM-29", "DDT-2A"]), engine=shared)
     assert geo(group) == {("national", "FR"), ("region", "53"), ("region", "94"), ("departement", "29"), ("departement", "2A"),
                           ("service", "DDTM-29"), ("service", "DDT-2A")}
 
     # A scope only filters the one published cube: same cells, same values.
-    whole = published_cells(engine=engine)
+    whole = published_cells(engine=shared)
     assert bretagne.join(whole, on=CELL_KEY, how="anti").height == 0
     assert bretagne.equals(whole.join(bretagne.select(CELL_KEY), on=CELL_KEY, how="semi"))
 
@@ -130,30 +134,30 @@ def test_scope_parsing():
 # --------------------------------------------------------------------------- filters
 
 
-def test_filters(published, engine):
-    by_year = published_cells(engine=engine, geo_niveau="service", periode_niveau="annee", dimensions=["ensemble", "axe"])
+def test_filters(shared):
+    by_year = published_cells(engine=shared, geo_niveau="service", periode_niveau="annee", dimensions=["ensemble", "axe"])
     assert set(by_year["geo_niveau"]) == {"service"} and set(by_year["periode_niveau"]) == {"annee"}
     assert set(by_year["dimension"]) == {"ensemble", "axe"} and set(by_year["periode"]) == {"2024", "2025"}
 
     # The default published set has services by year only.
-    assert published_cells(engine=engine, geo_niveau="service", periode_niveau="mois").is_empty()
+    assert published_cells(engine=shared, geo_niveau="service", periode_niveau="mois").is_empty()
 
-    months = published_cells(engine=engine, periode_niveau="mois", periodes=["2024-02", "2025-03"], dimensions="ensemble")
+    months = published_cells(engine=shared, periode_niveau="mois", periodes=["2024-02", "2025-03"], dimensions="ensemble")
     assert set(months["periode"]) == {"2024-02", "2025-03"} and set(months["geo_niveau"]) == {"national"}
 
-    ranged = published_cells(engine=engine, debut="2025-01", fin="2025-03", dimensions="ensemble", geo_niveau=["national", "region"])
+    ranged = published_cells(engine=shared, debut="2025-01", fin="2025-03", dimensions="ensemble", geo_niveau=["national", "region"])
     assert set(ranged["periode"]) == {"2025-T1", "2025-01", "2025-02", "2025-03"}  # the year 2025 goes beyond March
-    whole_year = published_cells(engine=engine, debut="2025", fin="2025", dimensions="ensemble", geo_niveau="national")
+    whole_year = published_cells(engine=shared, debut="2025", fin="2025", dimensions="ensemble", geo_niveau="national")
     assert set(whole_year["periode"]) == {"2025", "2025-T1", "2025-01", "2025-02", "2025-03"}
-    narrow = published_cells(engine=engine, debut="2025-02", dimensions="ensemble", geo_niveau="national")
+    narrow = published_cells(engine=shared, debut="2025-02", dimensions="ensemble", geo_niveau="national")
     assert set(narrow["periode"]) == {"2025-02", "2025-03"}  # 2025 and 2025-T1 start before February
-    quarter = published_cells(engine=engine, debut="2024-T1", fin="2024-T1", geo_niveau="national", dimensions="ensemble")
+    quarter = published_cells(engine=shared, debut="2024-T1", fin="2024-T1", geo_niveau="national", dimensions="ensemble")
     assert set(quarter["periode"]) == {"2024-T1", "2024-01", "2024-02", "2024-03"}
 
-    modality = published_cells(engine=engine, dimensions="axe", modalites=[published.filter(pl.col("dimension") == "axe")["modalite"][0]])
+    modality = published_cells(engine=shared, dimensions="axe", modalites=[DATA.filter(pl.col("dimension") == "axe")["modalite"][0]])
     assert modality["modalite"].n_unique() == 1 and modality.height > 0
     with pytest.raises(ViewError, match="période"):
-        published_cells(engine=engine, debut="2025-13")
+        published_cells(engine=shared, debut="2025-13")
 
 
 def test_period_months():
@@ -165,15 +169,15 @@ def test_period_months():
             views.period_months(bad)
 
 
-def test_available_combinations_are_what_is_published(published, engine):
-    combos = available_combinations(engine=engine)
-    cells = published_cells(engine=engine)
+def test_available_combinations_are_what_is_published(shared):
+    combos = available_combinations(engine=shared)
+    cells = published_cells(engine=shared)
     assert set(combos) == set(cells.select("geo_niveau", "periode_niveau", "dimension").unique().iter_rows())
     assert len(combos) == len(set(combos))
     assert ("service", "mois", "ensemble") not in combos and ("service", "annee", "ensemble") in combos
     assert combos[0] == ("national", "annee", "ensemble")  # display order: nation first, year first, preset order
-    assert available_periods("trimestre", engine=engine) == ["2024-T1", "2025-T1"]
-    assert available_periods("annee", engine=engine) == ["2024", "2025"]
+    assert available_periods("trimestre", engine=shared) == ["2024-T1", "2025-T1"]
+    assert available_periods("annee", engine=shared) == ["2024", "2025"]
 
 
 def test_nothing_published_gives_empty_answers(engine):
@@ -188,43 +192,43 @@ def test_nothing_published_gives_empty_answers(engine):
 # --------------------------------------------------------------------------- caches
 
 
-def test_a_new_publication_is_never_served_stale(tmp_path, published, engine):
-    before = published_cells(engine=engine)
+def test_a_new_publication_is_never_served_stale(tmp_path, own):
+    before = published_cells(engine=own)
     assert ensemble(before, "FR", "2025")["valeur"].to_list() == [
-        published.filter(pl.col("periode").str.starts_with("2025") & (pl.col("dimension") == "ensemble"))["effectif"].sum()]
+        DATA.filter(pl.col("periode").str.starts_with("2025") & (pl.col("dimension") == "ensemble"))["effectif"].sum()]
 
     corrected = frame(years=(2025,), bump={2025: 10})
-    load(tmp_path, engine, corrected, name="corrige.csv", replace=True)
-    assert published_cells(engine=engine).equals(before)  # nothing changes until a publication is made
-    assert publish("Camille", engine=engine).number == 2
+    load(tmp_path, own, corrected, name="corrige.csv", replace=True)
+    assert published_cells(engine=own).equals(before)  # nothing changes until a publication is made
+    assert publish("Camille", engine=own).number == 2
 
-    after = published_cells(engine=engine)
+    after = published_cells(engine=own)
     assert ensemble(after, "FR", "2025")["valeur"].to_list() == [corrected.filter(pl.col("dimension") == "ensemble")["effectif"].sum()]
     assert ensemble(after, "FR", "2024").equals(ensemble(before, "FR", "2024"))
     # Older publications stay readable by number, with their own values.
-    assert published_cells(engine=engine, publication=1).equals(before)
+    assert published_cells(engine=own, publication=1).equals(before)
 
 
-def test_the_disk_cache_serves_other_processes(published, engine):
-    first = published_cells(Scope.region("53"), engine=engine, periode_niveau="annee")
+def test_the_disk_cache_serves_other_processes(own):
+    first = published_cells(Scope.region("53"), engine=own, periode_niveau="annee")
     folder = views.cache_directory()
     assert folder.is_dir() and any(folder.iterdir())
 
     # Another process has an empty memory; the database no longer holds the cells (deleted here
     # only to prove where the answer comes from): the disk cache answers, for that publication.
     views.clear_memory_cache()
-    with engine.begin() as conn:
+    with own.begin() as conn:
         conn.execute(sa.delete(store.publication_cell))
-    assert published_cells(Scope.region("53"), engine=engine, periode_niveau="annee").equals(first)
+    assert published_cells(Scope.region("53"), engine=own, periode_niveau="annee").equals(first)
 
     # An uncached query of the same publication reads the whole publication from the disk cache too.
     views.clear_memory_cache()
-    assert not published_cells(engine=engine, geo_niveau="departement").is_empty()
+    assert not published_cells(engine=own, geo_niveau="departement").is_empty()
 
 
-def test_returned_frames_do_not_alter_the_cache(published, engine):
-    cells = published_cells(engine=engine, dimensions="ensemble")
+def test_returned_frames_do_not_alter_the_cache(shared):
+    cells = published_cells(engine=shared, dimensions="ensemble")
     cells.drop_in_place("valeur")
     cells.insert_column(0, pl.Series("extra", [1] * cells.height))
-    again = published_cells(engine=engine, dimensions="ensemble")
+    again = published_cells(engine=shared, dimensions="ensemble")
     assert again.columns == views.VIEW_COLUMNS
