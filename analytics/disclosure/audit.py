@@ -238,63 +238,60 @@ class System:
         y = np.asarray(h.getSolution().col_value)
         return self.outside[rows] + S_c @ y
 
+    def _high_model(self, cells: np.ndarray, caps: np.ndarray) -> tuple[highspy.Highs, np.ndarray]:
+        """The LP maximising sum(min(y_c, cap_c)): the block's columns y, then one term t_c <= cap_c
+        per cell with t_c - S_c y <= outside_c. Returns the solver and the cells' rows in the block."""
+        rows = self.local_rows(cells)
+        S_c = self.support[rows]
+        m, n = cells.size, self.cols.size
+        matrix = sp.vstack([
+            sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
+            sp.hstack([-S_c, sp.identity(m)]),
+        ])
+        h = _solver()
+        _pass(h, matrix,
+              np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
+              np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
+              np.concatenate([np.zeros(n), np.ones(m)]), True)
+        return h, rows
+
+    def _values(self, h: highspy.Highs, rows: np.ndarray) -> np.ndarray:
+        """The cells' values in the table the solver holds."""
+        y = np.asarray(h.getSolution().col_value)[:self.cols.size]
+        return self.outside[rows] + self.support[rows] @ y
+
     def high(self, cells: np.ndarray, caps: np.ndarray, binding: list | None = None) -> np.ndarray:
         """Maximise sum(min(y_c, cap_c)) over tables feasible here; the values of `cells` in it.
 
         `binding` receives the published cells whose equations hold the optimum down (non-zero
         duals): suppressing some of them is what can free the cells left below their cap."""
-        rows = self.local_rows(cells)
-        S_c = self.support[rows]
-        m, n = cells.size, self.cols.size
-        matrix = sp.vstack([
-            sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
-            sp.hstack([-S_c, sp.identity(m)]),  # t_c - S_c y <= outside_c
-        ])
-        h = _solver()
-        _pass(h, matrix,
-              np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
-              np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
-              np.concatenate([np.zeros(n), np.ones(m)]), True)
+        h, rows = self._high_model(cells, caps)
         h.run()
         _check(h, "table témoin haute")
-        solution = h.getSolution()
         if binding is not None:
-            duals = np.asarray(solution.row_dual)[:self.published_rows.size]
+            duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
             binding.extend(self.published_rows[np.abs(duals) > TOL].tolist())
-        y = np.asarray(solution.col_value)[:n]
-        return self.outside[rows] + S_c @ y
+        return self._values(h, rows)
 
     def high_rounds(self, cells: np.ndarray, caps: np.ndarray, min_gain: float) -> tuple[np.ndarray, int]:
         """High tables round after round on one model: each round drops the cells certified so far
         (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
         Returns (cells certified, LPs solved)."""
-        rows = self.local_rows(cells)
-        S_c = self.support[rows]
-        m, n = cells.size, self.cols.size
-        matrix = sp.vstack([
-            sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
-            sp.hstack([-S_c, sp.identity(m)]),  # t_c - S_c y <= outside_c
-        ])
-        h = _solver()
-        _pass(h, matrix,
-              np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
-              np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
-              np.concatenate([np.zeros(n), np.ones(m)]), True)
-        active = np.ones(m, dtype=bool)
+        h, rows = self._high_model(cells, caps)
+        active = np.ones(cells.size, dtype=bool)
         certified, lps = [], 0
         for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
             h.run()
             _check(h, "table témoin haute")
             lps += 1
-            y = np.asarray(h.getSolution().col_value)[:n]
-            reached = active & (self.outside[rows] + S_c @ y >= caps - TOL)
+            reached = active & (self._values(h, rows) >= caps - TOL)
             before = int(active.sum())
             certified.append(cells[reached])
             active &= ~reached
             # A round that certifies little means the block has given what it can: later blocks are wider.
             if not active.any() or reached.sum() < max(1, min_gain * before):
                 break
-            dropped = (np.flatnonzero(reached) + n).astype(np.int32)
+            dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
             h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
         return np.concatenate(certified), lps
 

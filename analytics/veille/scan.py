@@ -737,15 +737,7 @@ def _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_s
             raise ValueError(f"zone(s) inconnue(s) : {', '.join(unknown[:10])} (ni département du référentiel ni zone "
                              "de la table d'adjacence)")
     months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64).to_numpy()
-    last = int(months_idx.max()) if end is None else _month_index(_check_month(end))
-    if int(months_idx.max()) > last:
-        raise ValueError(f"mois postérieur à la fin annoncée ({end}) : {_month_label(int(months_idx.max()))}")
-    span = max(windows)
-    first = last - span - reference + 1
-    known = int(months_idx.min()) if start is None else min(int(months_idx.min()), _month_index(_check_month(start)))
-    if known > first:
-        raise ValueError(f"historique trop court : {span + reference} mois attendus (les {span} mois balayés et "
-                         f"{reference} mois de référence avant eux), {last - known + 1} fournis")
+    last, span, first = _scanned_months(months_idx, end, start, windows, reference, after_end=True)
     codes = sorted(set(data["zone"].to_list()) | (set(extra["zone"].to_list()) if zones is not None else set()))
     zi = {z: i for i, z in enumerate(codes)}
     keep = months_idx >= first
@@ -772,6 +764,22 @@ def _conditional_problem(codes: tuple[str, ...], grid: np.ndarray, reference: in
     candidates = _filtered(structure, expected.sum(axis=1), max_share)
     return _Problem(codes, months, windows, window, expected, law.phi(expected), candidates,
                     reference=totals, reference_phi=reference_phi, prior=float(prior)), law
+
+
+def _scanned_months(months_idx: np.ndarray, end: str | None, start: str | None, windows, reference: int,
+                    after_end: bool) -> tuple[int, int, int]:
+    """(last month, longest window, first month needed) of a scan, refusing a history shorter than the
+    windows plus the reference months (and, when `after_end`, a month after the announced end)."""
+    last = int(months_idx.max()) if end is None else _month_index(_check_month(end))
+    if after_end and int(months_idx.max()) > last:
+        raise ValueError(f"mois postérieur à la fin annoncée ({end}) : {_month_label(int(months_idx.max()))}")
+    span = max(windows)
+    first = last - span - reference + 1
+    known = int(months_idx.min()) if start is None else min(int(months_idx.min()), _month_index(_check_month(start)))
+    if known > first:
+        raise ValueError(f"historique trop court : {span + reference} mois attendus (les {span} mois balayés et "
+                         f"{reference} mois de référence avant eux), {last - known + 1} fournis")
+    return last, span, first
 
 
 def scan_counts(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, zones: Iterable[str] | None = None,
@@ -885,13 +893,7 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
         raise ValueError(f"colonne « observe » : {wrong['observe'][0]} : effectif positif ou nul attendu")
     units = tuple(sorted(deps))
     months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64).to_numpy()
-    last = int(months_idx.max()) if end is None else _month_index(_check_month(end))
-    span = max(windows)
-    first = last - span - reference + 1
-    known_first = int(months_idx.min()) if start is None else min(int(months_idx.min()), _month_index(_check_month(start)))
-    if known_first > first:
-        raise ValueError(f"historique trop court : {span + reference} mois attendus (les {span} mois balayés et "
-                         f"{reference} mois de référence avant eux), {last - known_first + 1} fournis")
+    last, span, first = _scanned_months(months_idx, end, start, windows, reference, after_end=False)
     ui = {u: i for i, u in enumerate(units)}
     keep = (months_idx >= first) & (months_idx <= last)
     grid = np.zeros((len(units), span + reference))
