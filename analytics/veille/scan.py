@@ -164,6 +164,14 @@ class _Candidates:
 
 
 @lru_cache(maxsize=1)
+def _candidates_of(zones, members: tuple[tuple[int, ...], ...]) -> "_Candidates":
+    """Candidate clusters as a 0/1 matrix (candidates x zones)."""
+    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
+    cols = np.fromiter((i for m in members for i in m), dtype=np.int64, count=rows.size)
+    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), len(zones)))
+    return _Candidates(zones, members, matrix)
+
+
 def centroids() -> dict[str, tuple[float, float]]:
     """Département code -> (x, y) centroid of its shape (longitude x cos(46.5°), latitude)."""
     shrink = math.cos(math.radians(PROJECTION_LATITUDE))
@@ -291,11 +299,7 @@ def _structure(zones: tuple[str, ...], edges: tuple[tuple[str, str], ...], max_z
             sets = _connected_subsets(order, neighbours)
         for s in sets:
             seen.setdefault(tuple(sorted(s)), None)
-    members = tuple(seen)
-    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
-    cols = np.fromiter((i for m in members for i in m), dtype=np.int64, count=rows.size)
-    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), len(zones)))
-    return _Candidates(zones, members, matrix)
+    return _candidates_of(zones, tuple(seen))
 
 
 def _check_shape(shape: str, max_zones: int, max_share: float) -> None:
@@ -833,11 +837,7 @@ def _unit_structure(units: tuple[str, ...], departements: tuple[str, ...], layer
                 grouped.setdefault(layers[k], []).append(k)
         for part in grouped.values():
             seen.setdefault(tuple(sorted(part)), None)
-    members = tuple(seen)
-    rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
-    cols = np.fromiter((i for m in members for i in m), dtype=np.int64, count=rows.size)
-    matrix = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(len(members), len(units)))
-    return _Candidates(units, members, matrix)
+    return _candidates_of(units, tuple(seen))
 
 
 def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency: pl.DataFrame | None = None, *,
