@@ -315,7 +315,9 @@ def _filtered(structure: _Candidates, weights: np.ndarray | None, max_share: flo
     """Keep singletons and the candidates holding at most ``max_share`` of the total weight."""
     if weights is None or max_share >= 1:
         return structure
-    share = structure.matrix @ weights / weights.sum()
+    total = float(weights.sum())
+    # No weight at all (no case in the reference months): no share to compare, singletons only.
+    share = structure.matrix @ weights / total if total > 0 else np.full(len(structure.members), np.inf)
     sizes = np.diff(structure.matrix.indptr)
     keep = np.nonzero((sizes == 1) | (share <= max_share + 1e-12))[0]
     if keep.size == len(structure.members):
