@@ -231,7 +231,9 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         if not added:  # nothing left to suppress around the failures: the audit verdict stands
             break
         stalled = stalled + 1 if np.array_equal(result.failures, previous) else 0
-        failed_before = np.where(np.isin(np.arange(secret.size), result.failures), failed_before + 1, 0)
+        failing = np.zeros(secret.size, dtype=bool)
+        failing[result.failures] = True
+        failed_before = np.where(failing, failed_before + 1, 0)
         if stalled >= STALLED_REPAIRS:  # complements keep coming but free nothing: the verdict stands
             break
         previous = result.failures

@@ -163,7 +163,6 @@ class _Candidates:
 # --------------------------------------------------------------------------- geography
 
 
-@lru_cache(maxsize=1)
 def _candidates_of(zones, members: tuple[tuple[int, ...], ...]) -> "_Candidates":
     """Candidate clusters as a 0/1 matrix (candidates x zones)."""
     rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
@@ -172,6 +171,7 @@ def _candidates_of(zones, members: tuple[tuple[int, ...], ...]) -> "_Candidates"
     return _Candidates(zones, members, matrix)
 
 
+@lru_cache(maxsize=1)
 def centroids() -> dict[str, tuple[float, float]]:
     """Département code -> (x, y) centroid of its shape (longitude x cos(46.5°), latitude)."""
     shrink = math.cos(math.radians(PROJECTION_LATITUDE))
