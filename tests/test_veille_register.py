@@ -167,3 +167,51 @@ def test_current_alerts_for_the_reports_are_categorical_and_sorted_by_severity(r
     assert table.filter(pl.col("geo_code") == "29,22,56")["territoire"].item().startswith("Grappe : Finistère (29)")
     assert register.current_alerts(NATIONAL, 2024, engine=engine)["geo_code"].to_list() == ["2A"]
     assert register.current_alerts(Scope.region("94"), 2025, engine=engine)["geo_code"].to_list() == ["94"]
+
+
+def test_a_services_cluster_is_shown_by_its_services_and_departements_without_any_figure(engine, monkeypatch):
+    """A cluster of the services scan (geo_niveau "service": the DDT de la Moselle and the DREAL Grand Est) is named by
+    its services, seen by the scopes of its départements, and shown in the clusters' table by its départements and
+    services; no figure of its own (its cells are secret here)."""
+    from analytics import views
+    from analytics.veille import board
+
+    with engine.begin() as conn:
+        conn.execute(sa.insert(store.service), [
+            {"code": "DDT-57", "libelle": "DDT de la Moselle", "departement": "57"},
+            {"code": "DREAL-57", "libelle": "DREAL Grand Est", "departement": "57"},
+            {"code": "DIR-57", "libelle": "DIR Est", "departement": "57"},
+            {"code": "DDTM-29", "libelle": "DDTM du Finistère", "departement": "29"}])
+    number = _publication(engine)
+    services = _alert(kind="grappe", level="service", code="DDT-57,DREAL-57", zones="57", modalite="situations_reorganisation",
+                      gravite="forte")
+    whole = _alert(kind="grappe", code="29,22", zones="29,22", gravite="moderee")
+    register.record_watch(number, _result([services, whole]), engine)
+    for scope, seen in ((Scope.region("44"), {"DDT-57,DREAL-57"}), (Scope.region("53"), {"29,22"}),
+                        (Scope.services("DIR-57"), {"DDT-57,DREAL-57"}), (Scope.services("DDTM-29"), {"29,22"})):
+        assert set(register.alerts(scope, engine=engine)["geo_code"]) == seen, scope
+    table = register.current_alerts(NATIONAL, 2025, engine=engine)
+    assert table.filter(pl.col("geo_code") == "DDT-57,DREAL-57")["territoire"].item() == \
+        "Grappe de services : DDT de la Moselle, DREAL Grand Est"
+
+    monkeypatch.setattr(store, "get_engine", lambda: engine)
+    views.clear_memory_cache()
+    # the page names the services of the publication's directory (none is published at service level here: codes)
+    names = dict(views.service_directory().select("code", "libelle").iter_rows())
+    named = ", ".join(names.get(c, c) for c in ("DDT-57", "DREAL-57"))
+    clusters = board.cluster_table(NATIONAL)
+    assert clusters.columns == ["Départements", "Services", "Indicateur", "Période", "Gravité", "État"]
+    rows = {r["Départements"]: r for r in clusters.iter_rows(named=True)}
+    assert rows["Moselle (57)"]["Services"] == named
+    assert rows["Finistère (29), Côtes-d'Armor (22)"]["Services"] == ""
+    listing = board.listing(NATIONAL)
+    assert set(listing["Type"]) == {"grappe de services", "grappe de départements"}
+    assert set(listing["Chiffre publié"]) == {""}  # a cluster shows no figure
+    detail = board.detail(int(listing.filter(pl.col("Type") == "grappe de services")["id"].item()), NATIONAL)
+    facts = dict(detail.faits)
+    assert facts["Départements"] == "Moselle (57)" and facts["Services"] == named
+    assert detail.series is None and detail.secret
+    # categorical only: no digit but in the codes and the months
+    assert not any(ch.isdigit() for label, text in detail.faits
+                   if label not in ("Départements", "Services", "Territoire", "Période") for ch in text)
+    views.clear_memory_cache()

@@ -516,16 +516,39 @@ def unit_counts(rng, *, boost: float = 1.0, months: int = 4, nb: float = 0.1):
     return frame, units, layers, {codes[i] for i in rising}
 
 
-def test_unit_scan_p_values_are_uniform_without_any_rise():
+@pytest.mark.parametrize("layers_only", [False, True])
+def test_unit_scan_p_values_are_uniform_without_any_rise(layers_only):
     rng = np.random.default_rng(31)
     n, p = 100, []
     for d in range(n):
         frame, units, layers, _ = unit_counts(rng)
-        clusters = sc.scan_units(frame, units, layers=layers, replicates=99, seed=d, max_clusters=1, min_expected=1.0)
+        clusters = sc.scan_units(frame, units, layers=layers, replicates=99, seed=d, max_clusters=1, min_expected=1.0,
+                                 layers_only=layers_only)
         p.append(clusters[0].p_value if clusters else 1.0)
     p = np.array(p)
     assert binomial_ok(int((p <= 0.05).sum()), n, 0.05)
     assert binomial_ok(int((p <= 0.2).sum()), n, 0.2)
+
+
+def test_unit_scan_on_the_layer_alone_leaves_out_whole_departements_and_lone_services_and_gains_power():
+    """What the watch scans (layers_only): the services déconcentrés of circular groups of départements only; the whole
+    départements are the département scan's, a service alone its own series'. Fewer candidates, smaller null maxima:
+    the same Lorraine rise gets a smaller p-value than among every candidate."""
+    rng = np.random.default_rng(34)
+    gained = 0
+    for d in range(6):
+        frame, units, layers, rising = unit_counts(rng, boost=2.0)
+        found = sc.scan_units(frame, units, layers=layers, layers_only=True, replicates=199, seed=d, max_clusters=10,
+                              min_expected=1.0, p_method="gumbel")
+        for c in found:
+            assert set(c.zones) <= set(layers)  # no national network, alone or inside a whole département
+        every = sc.scan_units(frame, units, layers=layers, replicates=199, seed=d, max_clusters=1, min_expected=1.0,
+                              p_method="gumbel")
+        if found and set(found[0].zones) == set(every[0].zones):
+            gained += found[0].p_value < every[0].p_value
+    assert gained >= 4
+    with pytest.raises(ValueError, match="« layers_only » demande des couches"):
+        sc.scan_units(frame, units, layers=None, layers_only=True)
 
 
 def test_unit_scan_finds_the_services_deconcentres_of_neighbouring_departements_that_the_departements_dilute():

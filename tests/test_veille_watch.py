@@ -164,6 +164,37 @@ def test_a_cluster_of_neighbouring_departements_is_found():
     assert result.cluster_count == clusters.height
 
 
+def test_each_scan_is_its_own_false_alarm_family_and_a_services_cluster_inside_a_raised_departement_one_is_left_out():
+    """Benjamini-Hochberg at q within the département scans and within the services scans; a services cluster that
+    shares a département with a département cluster raised for the same indicator is the same rise: left out."""
+    from analytics.veille.scan import Cluster
+    from analytics.veille.watch import SCAN_DEPARTEMENTS, SCAN_SERVICES, Scan, family_levels, raise_clusters
+
+    def cluster(zones, p):
+        return Cluster(tuple(zones), "2025-03", "2025-05", 20.0, 5.0, 4.0, 12.0, p)
+
+    dep_of = {"DDTM-29": "29", "DDT-57": "57", "DREAL-57": "57", "DDT-88": "88"}
+    indicators = [("rps", f"i{k}") for k in range(20)]
+    found = [Scan(SCAN_DEPARTEMENTS, d, m, []) for d, m in indicators[2:]]
+    found += [Scan(SCAN_DEPARTEMENTS, "rps", "i0", [cluster(["29"], 1e-5)]),
+              Scan(SCAN_DEPARTEMENTS, "rps", "i1", [cluster(["13"], 0.006)])]  # 0.006 > 0.05 x 2 / 20: not raised
+    found += [Scan(SCAN_SERVICES, d, m, [], dep_of) for d, m in indicators[3:]]
+    found += [Scan(SCAN_SERVICES, "rps", "i0", [cluster(["DDTM-29"], 1e-4)], dep_of),  # inside the raised 29
+              Scan(SCAN_SERVICES, "rps", "i1", [cluster(["DDT-57", "DREAL-57", "DDT-88"], 8e-4)], dep_of),
+              Scan(SCAN_SERVICES, "rps", "i2", [cluster(["DDT-57"], 1.2e-3)], dep_of),
+              Scan(SCAN_SERVICES, "rps", "i3", [cluster(["DDT-88"], 2e-3)], dep_of)]
+    assert family_levels(0.05) == pytest.approx({SCAN_DEPARTEMENTS: 0.04, SCAN_SERVICES: 0.01})  # q in all
+    raised = raise_clusters(found, 0.05)
+    # départements, 20 scans at 0.04: 1e-5 <= 0.04 / 20, 0.006 > 0.04 x 2 / 20. Services, 20 scans at 0.01:
+    # 1e-4 <= 0.01 / 20, 8e-4 <= 0.01 x 2 / 20, 1.2e-3 <= 0.01 x 3 / 20, 2e-3 > 0.01 x 4 / 20; DDTM-29's left out
+    got = {(r["geo_niveau"], r["geo_code"], r["modalite"], r["zones"], r["methode"]) for r in raised.iter_rows(named=True)}
+    assert got == {("departement", "29", "i0", "29", SCAN_DEPARTEMENTS),
+                   ("service", "DDT-57,DREAL-57,DDT-88", "i1", "57,88", SCAN_SERVICES),
+                   ("service", "DDT-57", "i2", "57", SCAN_SERVICES)}
+    assert set(raise_clusters([f for f in found if f.methode == SCAN_SERVICES], 0.05)["geo_code"]) == {
+        "DDTM-29", "DDT-57,DREAL-57,DDT-88", "DDT-57"}  # without the département cluster, DDTM-29's is raised
+
+
 # --------------------------------------------------------------------------- the national demo, reduced to four régions
 
 DEMO_END = "2026-10"
@@ -177,7 +208,7 @@ def _demo_watch(rises: bool):
     keep = [d for d, r in departement_region().items() if r in DEMO_REGIONS]
     data = demo.generate(years=5, end=DEMO_END, rises=rises)
     frame = data.aggregates.filter(pl.col("departement").is_in(keep)).select(
-        "periode", "service", "departement", "dimension", "modalite", "effectif")
+        "periode", "service", "departement", "dimension", "modalite", "effectif", "type_service")
     return data, watch_frame(frame, published=set(), replicates=199)
 
 
@@ -224,8 +255,9 @@ def test_demo_without_planted_rise_temporal_alerts_stay_within_the_expected_fals
 def test_demo_without_planted_rise_raises_no_cluster(null_demo_watch):
     """These four régions at 2026-10 without any rise gave 5 false clusters when the scan summed the départements'
     Farrington baselines (Bretagne's souffrance au travail, 60 situations for 28 expected); the counts scan,
-    conditioned on each month's total and carrying the error of its shares, gives none."""
+    conditioned on each month's total and carrying the error of its shares, gives none, nor does the services scan."""
     _, result = null_demo_watch
+    assert result.cluster_scans == 2 * 66  # both scans of every indicator ran
     assert result.cluster_count == 0
     assert result.alerts.filter(pl.col("kind") == CLUSTER).height == 0
 
@@ -243,21 +275,46 @@ def test_demo_planted_souffrance_rise_of_ddtm29_is_a_cluster_of_the_finistere(de
     assert all("29" in z.split(",") for z in clusters["zones"])
 
 
-def test_demo_ending_in_december_2025_finds_the_finistere_rise_as_a_cluster():
+def test_demo_ending_in_december_2025_finds_the_finistere_and_the_lorraine_rises_as_clusters():
     """At the end the other measures use (2025-12), the scan on the Farrington baselines found only Hauts-de-France's
-    endettement here (32 for 10.3 expected, a baseline too low: the 24 months before give 13) and not the Finistère."""
+    endettement here (32 for 10.3 expected, a baseline too low: the 24 months before give 13) and not the Finistère.
+    The Lorraine reorganisation, diluted in the Moselle's counts by its national networks (DIR Est, Cerema, agence de
+    l'eau), is a cluster of the services scan: the DDT de la Moselle and the DREAL Grand Est over the rise's months."""
     from analytics import demo
     from analytics.referentials import departement_region
+    from analytics.veille.watch import SCAN_SERVICES
 
     keep = [d for d, r in departement_region().items() if r in DEMO_REGIONS]
     data = demo.generate(years=5, end="2025-12", rises=True)
     frame = data.aggregates.filter(pl.col("departement").is_in(keep)).select(
-        "periode", "service", "departement", "dimension", "modalite", "effectif")
+        "periode", "service", "departement", "dimension", "modalite", "effectif", "type_service")
     clusters = watch_frame(frame, published=set(), replicates=199).alerts.filter(pl.col("kind") == CLUSTER)
     finistere = clusters.filter(pl.col("zones") == "29")
     assert {"relations_travail", "situations_souffrance_travail"} <= set(finistere["modalite"])
     assert (finistere["fin"] == "2025-12").all() and (finistere["observe"] > 2.5 * finistere["attendu"]).all()
-    assert clusters.height == finistere.height
+    rise = next(r for r in data.rises if r.key == "grand_est_reorganisation")
+    lorraine = clusters.filter(pl.col("geo_niveau") == "service")
+    assert lorraine.height == 1
+    found = lorraine.row(0, named=True)
+    assert set(found["geo_code"].split(",")) <= set(rise.services) and set(found["zones"].split(",")) <= set(rise.departements)
+    assert ("problematique", found["modalite"]) in rise.indicators and found["methode"] == SCAN_SERVICES
+    assert found["debut"] == rise.start and found["fin"] == "2025-12" and found["observe"] > 3 * found["attendu"]
+    assert found["secret"]  # nothing is published here
+    assert clusters.height == finistere.height + 1
+
+
+def test_a_services_cluster_rests_on_its_services_cells():
+    """The secrecy flag of a services cluster looks at the cells of its services over its window, not at the
+    départements' (which also count the services outside the cluster)."""
+    from analytics.veille.watch import cells_of
+
+    alert = {"kind": CLUSTER, "geo_niveau": "service", "geo_code": "DDT-57,DREAL-57", "zones": "57", "dimension": "rps",
+             "modalite": "situations_reorganisation", "periode_niveau": "mois", "periode": "2025-12", "debut": "2025-11",
+             "fin": "2025-12"}
+    assert sorted(cells_of(alert)) == sorted(("service", u, "mois", m, "rps", "situations_reorganisation")
+                                             for u in ("DDT-57", "DREAL-57") for m in ("2025-11", "2025-12"))
+    whole = {**alert, "geo_niveau": "departement", "geo_code": "57,54"}
+    assert {c[:2] for c in cells_of(whole)} == {("departement", "57")}
 
 
 # --------------------------------------------------------------------------- a new deployment: 2 years of history

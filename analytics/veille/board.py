@@ -34,6 +34,7 @@ __all__ = ["COMMENT_HELP", "STATES", "QualificationRefused", "can_qualify", "sum
 STATES = register.STATES
 QUALIFYING_ROLES = ("regional", "national")  # the CTSS and the national pôle (admin passes every check)
 KIND_LABELS = {"temporelle": "hausse inhabituelle", CLUSTER: "grappe de départements"}
+SERVICE_CLUSTER_LABEL = "grappe de services"  # a cluster of the services scan (geo_niveau "service")
 LEVEL_LABELS = {"mois": "mois", "trimestre": "trimestre", "annee": "année"}
 SORTS = {"gravite": "Gravité", "periode": "Période", "territoire": "Territoire", "etat": "État"}
 LIST_COLUMNS = ["Gravité", "Territoire", "Indicateur", "Période", "Type", "État", "Chiffre publié"]
@@ -49,6 +50,12 @@ def can_qualify(user) -> bool:
 
 def summary(scope: Scope) -> str:
     return register.run_summary(register.watch_run())
+
+
+def _kind_label(row: dict) -> str:
+    if row["kind"] == CLUSTER and row["geo_niveau"] == "service":
+        return SERVICE_CLUSTER_LABEL
+    return KIND_LABELS.get(row["kind"], row["kind"])
 
 
 def _period_text(row: dict) -> str:
@@ -81,7 +88,7 @@ def listing(scope: Scope, sort: str = "gravite") -> pl.DataFrame:
             "id": r["id"], "Gravité": SEVERITY_LABELS.get(r["gravite"], r["gravite"]),
             "Territoire": register.territory_label(r["geo_niveau"], r["geo_code"], r["kind"], names),
             "Indicateur": labels.get((r["dimension"], r["modalite"]), r["modalite"]), "Période": _period_text(r),
-            "Type": KIND_LABELS.get(r["kind"], r["kind"]), "État": STATES.get(r["etat"], r["etat"]),
+            "Type": _kind_label(r), "État": STATES.get(r["etat"], r["etat"]),
             "Chiffre publié": _published_value(r, scope),
             "_rang": SEVERITY_RANK.get(r["gravite"], 0), "_mois": r["fin"], "_etat": list(STATES).index(r["etat"]),
         })
@@ -157,7 +164,7 @@ def detail(alert_id: int, scope: Scope) -> AlertDetail:
     where = register.territory_label(row["geo_niveau"], row["geo_code"], row["kind"], names)
     indicator = labels.get((row["dimension"], row["modalite"]), row["modalite"])
     facts = [("Territoire", where), ("Indicateur", indicator), ("Période", _period_text(row)),
-             ("Type", KIND_LABELS.get(row["kind"], row["kind"])), ("Gravité", SEVERITY_LABELS.get(row["gravite"], row["gravite"])),
+             ("Type", _kind_label(row)), ("Gravité", SEVERITY_LABELS.get(row["gravite"], row["gravite"])),
              ("État", STATES.get(row["etat"], row["etat"]))]
     published = _published_value(row, scope)
     if published:
@@ -169,6 +176,8 @@ def detail(alert_id: int, scope: Scope) -> AlertDetail:
     if row["kind"] == CLUSTER:
         deps = departement_names()
         out.faits.insert(1, ("Départements", ", ".join(f"{deps.get(z, z)} ({z})" for z in (row["zones"] or "").split(","))))
+        if row["geo_niveau"] == "service":
+            out.faits.insert(2, ("Services", ", ".join(names.get(z, z) for z in row["geo_code"].split(","))))
         return out
     level = _finest_published_level(row["geo_niveau"], row["dimension"], row["periode_niveau"])
     if level is None:
@@ -230,10 +239,20 @@ def departement_severity(scope: Scope) -> pl.DataFrame:
 
 
 def cluster_table(scope: Scope) -> pl.DataFrame:
-    """Current clusters: Départements, Indicateur, Période, Gravité, État (text only)."""
+    """Current clusters: Départements, Services (those of a services cluster, empty for a cluster of whole
+    départements), Indicateur, Période, Gravité, État (text only)."""
+    schema = {c: pl.String for c in ("Départements", "Services", "Indicateur", "Période", "Gravité", "État")}
     table = listing(scope)
-    return table.filter(pl.col("Type") == KIND_LABELS[CLUSTER]).select(
-        pl.col("Territoire").str.replace("^Grappe : ", "").alias("Départements"), "Indicateur", "Période", "Gravité", "État")
+    clusters = table.filter(pl.col("Type").is_in([KIND_LABELS[CLUSTER], SERVICE_CLUSTER_LABEL]))
+    if clusters.height == 0:
+        return pl.DataFrame(schema=schema)
+    frame = register.alerts(scope).select("id", "zones")
+    deps = departement_names()
+    places = {i: ", ".join(f"{deps.get(z, z)} ({z})" for z in (zones or "").split(",")) for i, zones in frame.iter_rows()}
+    return clusters.select(
+        pl.col("id").replace_strict(places, default="", return_dtype=pl.String).alias("Départements"),
+        pl.when(pl.col("Type") == SERVICE_CLUSTER_LABEL).then(pl.col("Territoire").str.replace("^Grappe de services : ", ""))
+        .otherwise(pl.lit("")).alias("Services"), "Indicateur", "Période", "Gravité", "État").cast(schema)
 
 
 # --------------------------------------------------------------------------- qualifying

@@ -241,6 +241,8 @@ def indicator_labels() -> dict[tuple[str, str], str]:
 
 def territory_label(geo_niveau: str, geo_code: str, kind: str = "", service_names: dict[str, str] | None = None) -> str:
     deps = departement_names()
+    if kind == CLUSTER and geo_niveau == "service":  # services déconcentrés of neighbouring départements
+        return "Grappe de services : " + ", ".join((service_names or {}).get(z, z) for z in geo_code.split(","))
     if kind == CLUSTER:
         return "Grappe : " + ", ".join(f"{deps.get(z, z)} ({z})" for z in geo_code.split(","))
     if geo_niveau == "national":

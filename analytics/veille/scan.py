@@ -73,22 +73,21 @@ Measured (``analytics.veille.scan_bench.measure_scan``; 101 départements, expec
     hence the circular default. With phi = 2 (and the dispersion given) the same clusters are found
     10 to 30 % of the time: the overdispersion, not the method, limits the power.
 
-Scan on services (``scan_units``: measured, not used by the watch yet)
+Scan on services (``scan_units``; the watch scans its layer candidates, ``layers_only``)
     The units are services, each attached to its département; the expectations are conditioned on the
     monthly totals as in ``scan_counts``. Candidates: for each circular candidate of départements, all its
-    services (the département cluster), the services of each ``layers`` label among them (the watch's trial:
+    services (the département cluster), the services of each ``layers`` label among them (the watch's layer:
     the services déconcentrés, types of a départemental or régional level in the nomenclature, apart from the
-    national networks sharing their départements), and every service alone. Windows 1 to 4 months. On the
-    5-year national demo (seed 2026, 999 replicates, all 66 indicators): ending 2025-12 it finds the planted
-    Lorraine rise (reorganisation_changement, DDT-57 + DREAL-57 over 4 months, 25 for 5.8 expected, p 7.6e-5,
-    kept by Benjamini-Hochberg; with windows of 1 to 3 months p 0.015; the département scan does not see it);
-    ending 2026-10 it only points at it (p 0.02, eight services of Lorraine and Franche-Comté; DIR-13 alone for
-    the agressions: 18 for 5.7 expected, p 0.04 to 0.1). The price: the null maxima grow with the service
-    candidates, and the Finistère rise loses power (situations_souffrance_travail at 2025-12: p 0.011 against
-    0.00056 with the départements; relations_travail 4.8e-4 against 1.4e-5), the reduced demo of four régions
-    ending 2025-12 no longer keeps it; about twice the time of the département scan (20 to 40 s for the 66
-    indicators on a loaded machine); calibration on null national demos only begun (2 demos: 8 and 3 of 66
-    p <= 0.05). Hence the watch keeps ``scan_counts``.
+    national networks sharing their départements), and every service alone; with ``layers_only``, the layer
+    candidates only (665 nationally instead of 1 218). Windows 1 to 4 months. On the 5-year national demo (seed
+    2026, 999 replicates, all 66 indicators) ending 2025-12 it finds the planted Lorraine rise
+    (reorganisation_changement, DDT-57 + DREAL-57 over 4 months, 25 for 5.8 expected, p 7.6e-5 with every
+    candidate, 6.6e-5 with the layer alone; with windows of 1 to 3 months p 0.015; the département scan does not
+    see it); ending 2026-10 it only points at it (p 0.01 to 0.02, the five services of the rise with a few
+    neighbours). With every candidate the null maxima grow, and the Finistère rise lost power when this scan
+    replaced the département one (situations_souffrance_travail at 2025-12: p 0.011 against 0.00056): the watch
+    therefore keeps ``scan_counts`` for the départements and adds this scan on the layer alone, as its own
+    false-alarm family (``analytics.veille.watch`` notes, "Clusters", for its calibration on null demos).
 
 Why not scikit-learn's AgglomerativeClustering with a connectivity matrix
     It partitions *every* zone into contiguous groups from a feature (the zones' ratios or
@@ -821,18 +820,20 @@ def scan_counts(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, z
 
 @lru_cache(maxsize=8)
 def _unit_structure(units: tuple[str, ...], departements: tuple[str, ...], layers: tuple[str | None, ...],
-                    edges: tuple[tuple[str, str], ...], max_zones: int) -> _Candidates:
+                    edges: tuple[tuple[str, str], ...], max_zones: int, layers_only: bool = False) -> _Candidates:
     """Candidates over units (services) each attached to a département: for every circular département candidate,
-    all its units, then the units of each layer among them; and every unit alone."""
+    all its units, then the units of each layer among them; and every unit alone. ``layers_only``: the layer
+    candidates only."""
     codes = tuple(sorted(set(departements)))
     by_dep: dict[str, list[int]] = {}
     for k, d in enumerate(departements):
         by_dep.setdefault(d, []).append(k)
     structure = _structure(codes, edges, int(max_zones), "circulaire")
-    seen: dict[tuple[int, ...], None] = {(k,): None for k in range(len(units))}
+    seen: dict[tuple[int, ...], None] = {} if layers_only else {(k,): None for k in range(len(units))}
     for members in structure.members:
         inside = [k for d in members for k in by_dep.get(codes[d], [])]
-        seen.setdefault(tuple(sorted(inside)), None)
+        if not layers_only:
+            seen.setdefault(tuple(sorted(inside)), None)
         grouped: dict[str, list[int]] = {}
         for k in inside:
             if layers[k] is not None:
@@ -848,7 +849,7 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
                dispersion: CountDispersion | None = None, replicates: int = REPLICATES, seed: int | None = None,
                max_clusters: int = MAX_CLUSTERS, max_p: float = 1.0, min_expected: float = 0.0,
                p_method: str = "monte_carlo", prior: float = SHARE_PRIOR, start: str | None = None,
-               end: str | None = None) -> list[Cluster]:
+               end: str | None = None, layers_only: bool = False) -> list[Cluster]:
     """``scan_counts`` on units (services) rather than départements: a cluster is a set of services.
 
     ``frame``: unit, periode (YYYY-MM), observe (counts >= 0) for one indicator; ``departement_of``: every unit
@@ -861,8 +862,9 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     expectation now summed over services) and, with ``layers`` (unit -> label; units without a label belong to
     no layer), the units of each label among them -- e.g. the services déconcentrés of neighbouring départements
     without the national networks that share their départements; and every unit alone (a service in a
-    département shared with others). ``max_share`` bounds every candidate but the single units. The returned
-    clusters' ``zones`` are unit codes, sorted."""
+    département shared with others). ``layers_only`` (what the watch scans, which leaves the whole départements to
+    ``scan_counts`` and a service alone to its own series): only the layer candidates. ``max_share`` bounds every
+    candidate but the single units. The returned clusters' ``zones`` are unit codes, sorted."""
     _check_options(replicates, p_method)
     _check_shape("circulaire", max_zones, max_share)
     windows = _check_windows(windows)
@@ -903,7 +905,9 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     np.add.at(grid, (rows[keep], months_idx[keep] - first), data["observe"].to_numpy()[keep])
     months = [_month_label(i) for i in range(last - span + 1, last + 1)]
     labels = tuple(None if layers is None else layers.get(u) for u in units)
-    structure = _unit_structure(units, tuple(deps[u] for u in units), labels, edges, int(max_zones))
+    if layers_only and all(label is None for label in labels):
+        raise ValueError("aucune unité dans une couche : « layers_only » demande des couches (layers)")
+    structure = _unit_structure(units, tuple(deps[u] for u in units), labels, edges, int(max_zones), bool(layers_only))
     problem, _ = _conditional_problem(units, grid, reference, months, windows, structure, max_share, prior, dispersion)
     return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
 

@@ -13,13 +13,14 @@ from analytics import store, views
 from analytics.veille.watch import DIMENSIONS, WatchResult, watch_frame
 
 _SCHEMA = {"periode": pl.String, "service": pl.String, "departement": pl.String, "dimension": pl.String,
-           "modalite": pl.String, "effectif": pl.Int64}
+           "modalite": pl.String, "effectif": pl.Int64, "type_service": pl.String}
 
 
 def read_fine(engine: Engine, dimensions=DIMENSIONS) -> pl.DataFrame:
-    """The active fine rows of ``dimensions`` with each service's département."""
+    """The active fine rows of ``dimensions`` with each service's département and type (the services scan's layer)."""
     a, s = store.aggregate, store.service
-    stmt = (sa.select(a.c.periode, a.c.service, s.c.departement, a.c.dimension, a.c.modalite, a.c.effectif)
+    stmt = (sa.select(a.c.periode, a.c.service, s.c.departement, a.c.dimension, a.c.modalite, a.c.effectif,
+                      s.c.type_service)
             .select_from(a.join(s, a.c.service == s.c.code)).where(a.c.dimension.in_(list(dimensions))))
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=200_000).execute(stmt)

@@ -42,8 +42,29 @@ Clusters
     demos, the 5 % that Benjamini-Hochberg allows (``analytics.veille.scan`` notes). Only candidate clusters
     expecting at least ``SCAN_MIN_EXPECTED`` case over their window are scanned; p-values from a Gumbel
     fit to the replicate maxima (999 replicates cannot give less than 0.001, while Benjamini-Hochberg at q
-    across about a hundred indicators asks 0.05 / 100 of the best one). Benjamini-Hochberg at q across
-    indicators on the p-values of the most likely clusters sets the p-value a cluster must reach.
+    across about a hundred indicators asks 0.05 / 100 of the best one).
+    Where the fine rows carry each service's type (``type_service``, as the store and the demo do), a second scan of
+    each indicator looks at services (``scan.scan_units`` with ``layers_only``): the services déconcentrés (DDT, DDTM,
+    DREAL..., ``service_layers``) of each circular group of neighbouring départements, over 1 to 4 months. It finds
+    what the département counts dilute: the demo's Lorraine reorganisation (DDT-57 and DREAL-57, 25 situations for 5.8
+    expected over 4 months at 2025-12, p 7e-5) is invisible in the Moselle's counts, which also hold the DIR Est, the
+    Cerema and the agence de l'eau. The whole départements are left to the first scan and a service alone to its own
+    series: with those candidates too (1 218 instead of 665 nationally) the null maxima grew and the Finistère rise
+    lost its power when both scans shared one family (p 0.011 against 0.00056).
+    False clusters: each scan is its own family (the most likely cluster of each indicator), under Benjamini-Hochberg
+    at a share of q (weighted Bonferroni, ``family_levels``: 0.8 q for the départements, 0.2 q for the services), so a
+    month without any rise raises a false cluster with probability at most q in all, as with the département scan
+    alone. The secondary clusters of a scan are kept up to the p-value its family reached. A services cluster sharing
+    a département with a département cluster raised for the same indicator is the same rise: left out.
+    Measured (999 replicates, 5-year national demo, 66 indicators): null demos (``rises=False``, seeds 2026, 7, 11, 3,
+    5, 13, ends 2025-12, 2026-04, 2026-10, 2026-11): 24 months, false clusters in 1 (seed 11 at 2025-12, the
+    département scan; the services scan alone would have raised one there too at q); p-values of the services scan
+    4.6 % <= 0.05, 1.1 % <= 0.01, 0.19 % <= 0.001 (1 584 scans). Each family at q would have raised false clusters
+    in 2 of the 24 months, each at q / 2 lost the Finistère at 2026-11 (p 0.0004). Planted rises (seed 2026): the
+    Finistère at 2025-12, 2026-10 and 2026-11 (département scan, p 1.4e-5, 3.5e-6, 4e-4); the Lorraine at 2025-12
+    (services scan, p 6.6e-5), not at 2026-10 nor 2026-11 (p 0.01 to 0.04: 45 for 21 expected over 4 months, too weak
+    for 66 indicators x 665 candidates x 4 windows); on other seeds the Lorraine at 2026-10 (seeds 11 and 3, p 2.6e-5
+    and 7.6e-8), not at 2025-12 (seeds 11, 3, 7) nor at 2026-10 with seed 7. The two scans take 16 to 22 s.
 Severity and secrecy
     Each alert gets a band (``analytics.veille.severity``) and a flag ``secret``: True when one of the
     cells its test rests on for its period (the month and the month before, the quarter, each
@@ -79,8 +100,13 @@ SCAN_REPLICATES = 999
 SCAN_MAX_P = 0.05
 SCAN_MIN_REFERENCE = 6  # months of reference at least before the scan's windows (24 when the data allow)
 SCAN_MIN_EXPECTED = 1.0  # a candidate cluster must expect at least one case over its window (cf. MIN_CASES)
+SERVICE_WINDOWS = spatial.UNIT_WINDOWS  # the services scan: 1 to 4 months (a reorganisation rises over a season)
+SERVICE_LAYER = "services_deconcentres"  # the layer the services scan looks at (``service_layers``)
+SERVICE_LAYER_LEVELS = ("departemental", "regional")  # levels of the preset's service types in that layer
+SERVICE_SHARE = 0.2  # share of q given to the services scan's family (the département scan's keeps the rest)
 TEMPORAL, CLUSTER = "temporelle", "grappe"
-FINE_COLUMNS = ("periode", "service", "departement", "dimension", "modalite", "effectif")
+SCAN_DEPARTEMENTS, SCAN_SERVICES = "balayage", "balayage_services"  # methode of the clusters of each scan
+FINE_COLUMNS = ("periode", "service", "departement", "dimension", "modalite", "effectif")  # optionally type_service
 ALERT_SCHEMA = {
     "signature": pl.String, "kind": pl.String, "geo_niveau": pl.String, "geo_code": pl.String, "zones": pl.String,
     "dimension": pl.String, "modalite": pl.String, "periode_niveau": pl.String, "periode": pl.String,
@@ -104,6 +130,7 @@ class WatchResult:
     expected_false_alerts: float = 0.0  # per month if every test ran at alpha without control
     expected_false_alerts_fdr: float = 0.0  # per month, upper bound under Benjamini-Hochberg
     cluster_count: int = 0
+    cluster_scans: int = 0  # scans (indicator x scan) whose most likely clusters share one Benjamini-Hochberg family
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -189,8 +216,10 @@ def watch_frame(fine: pl.DataFrame, published: set[tuple] | None = None, *, alph
                 _quarterly_alerts(series.filter(pl.col("serie").is_in(quarterly.implode())), first, last, since, alpha, q)]
     temporal = pl.concat([t for t in temporal if t.height]) if any(t.height for t in temporal) else pl.DataFrame()
     zones = fine["departement"].cast(pl.String).unique().drop_nulls().to_list()
-    clusters = _clusters(series.filter(pl.col("geo_niveau") == "departement"), zones, first, last, n_months, q,
-                         replicates, seed)
+    found = scan_clusters(series.filter(pl.col("geo_niveau") == "departement"), zones, _service_rows(fine), first, last,
+                          n_months, replicates, seed)
+    clusters = raise_clusters(found, q)
+    result.cluster_scans = len(found)
     alerts = [a for a in (temporal, clusters) if a.height]
     frame = pl.concat(alerts, how="diagonal_relaxed") if alerts else pl.DataFrame(schema={k: v for k, v in ALERT_SCHEMA.items()
                                                                                           if k not in ("gravite", "secret", "signature")})
@@ -292,40 +321,129 @@ def _quarterly_alerts(series: pl.DataFrame, first: str, last: str, since: str, a
                        "attendu", "seuil", "p_value")
 
 
-def _clusters(departements: pl.DataFrame, zones: list[str], first: str, last: str, n_months: int, q: float,
-              replicates: int, seed: int) -> pl.DataFrame:
-    """Scan each indicator's départements (``scan.scan_counts``); BH across indicators on the most likely clusters'
-    p-values. ``departements``: the département series (geo_code, dimension, modalite, periode, effectif)."""
+def service_layers(types: dict[str, str | None]) -> dict[str, str]:
+    """Service -> layer of the services scan: the services déconcentrés (types of a départemental or régional level in
+    the preset: DDT, DDTM, DREAL, DEAL...), without the national networks and public bodies that share their
+    départements (DIR, Cerema, agences de l'eau, VNF...) and dilute them in the département counts."""
+    from analytics.nomenclature import default_nomenclature
+
+    levels = {code.lower(): t.niveau for code, t in default_nomenclature().service_types.items()}
+    return {service: SERVICE_LAYER for service, kind in types.items()
+            if kind is not None and levels.get(str(kind).lower()) in SERVICE_LAYER_LEVELS}
+
+
+def _service_rows(fine: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str], dict[str, str]] | None:
+    """What the services scan reads: (service, dimension, modalite, periode, effectif rows; service -> département;
+    service -> layer), or None without service types (no layer to scan)."""
+    if "type_service" not in fine.columns:
+        return None
+    located = fine.filter(pl.col("departement").is_not_null() & pl.col("dimension").is_in(list(DIMENSIONS)))
+    services = located.select("service", pl.col("departement").cast(pl.String), "type_service").unique("service")
+    layers = service_layers(dict(services.select("service", "type_service").iter_rows()))
+    if not layers:
+        return None
+    departement_of = dict(services.select("service", "departement").iter_rows())
+    return located.select("service", "dimension", "modalite", "periode", "effectif"), departement_of, layers
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One scan of one indicator: its clusters of p-value <= SCAN_MAX_P, best first (``scan.Cluster``)."""
+    methode: str  # SCAN_DEPARTEMENTS or SCAN_SERVICES
+    dimension: str
+    modalite: str
+    clusters: list
+    departement_of: dict | None = None  # services scan: service -> département
+
+    @property
+    def p_value(self) -> float:
+        """The p-value of the most likely cluster (1 without any)."""
+        return self.clusters[0].p_value if self.clusters else 1.0
+
+
+def scan_clusters(departements: pl.DataFrame, zones: list[str], services, first: str, last: str, n_months: int,
+                  replicates: int = SCAN_REPLICATES, seed: int = 2013) -> list[Scan]:
+    """Two scans of each indicator: its départements (``scan.scan_counts``) and, where the fine rows carry service
+    types (``services``, from ``_service_rows``), the services déconcentrés of neighbouring départements
+    (``scan.scan_units``, layer candidates only, windows of 1 to 4 months).
+    ``departements``: the département series (geo_code, dimension, modalite, periode, effectif)."""
+    found: list[Scan] = []
     reference = min(spatial.REFERENCE_MONTHS, n_months - max(spatial.WINDOWS))
-    if departements.height == 0 or reference < SCAN_MIN_REFERENCE:
-        return pl.DataFrame()
-    found: list[tuple[str, str, list]] = []
-    for (dimension, modalite), part in departements.group_by("dimension", "modalite", maintain_order=True):
-        frame = part.select(pl.col("geo_code").alias("zone"), "periode", pl.col("effectif").cast(pl.Float64).alias("observe"))
-        indicator_seed = seed + zlib.crc32(f"{dimension}|{modalite}".encode()) % 100_000
-        clusters = spatial.scan_counts(frame, zones=zones, start=first, end=last, reference=reference,
-                                       replicates=replicates, seed=indicator_seed, max_p=SCAN_MAX_P,
-                                       min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
-        found.append((dimension, modalite, clusters))
-    if not found:
-        return pl.DataFrame()
-    primary = np.array([c[0].p_value if c else 1.0 for _, _, c in found])
-    _, rejected = benjamini_hochberg(primary, q)
-    if not rejected.any():
-        return pl.DataFrame()
-    cutoff = float(primary[rejected].max())
+    if departements.height and reference >= SCAN_MIN_REFERENCE:
+        for (dimension, modalite), part in departements.group_by("dimension", "modalite", maintain_order=True):
+            frame = part.select(pl.col("geo_code").alias("zone"), "periode",
+                                pl.col("effectif").cast(pl.Float64).alias("observe"))
+            clusters = spatial.scan_counts(frame, zones=zones, start=first, end=last, reference=reference,
+                                           replicates=replicates, seed=_indicator_seed(seed, dimension, modalite),
+                                           max_p=SCAN_MAX_P, min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
+            found.append(Scan(SCAN_DEPARTEMENTS, dimension, modalite, clusters))
+    reference = min(spatial.REFERENCE_MONTHS, n_months - max(SERVICE_WINDOWS))
+    if services is not None and reference >= SCAN_MIN_REFERENCE:
+        rows, departement_of, layers = services
+        for (dimension, modalite), part in rows.group_by("dimension", "modalite", maintain_order=True):
+            frame = part.group_by(pl.col("service").alias("unit"), "periode").agg(
+                pl.col("effectif").sum().cast(pl.Float64).alias("observe"))
+            clusters = spatial.scan_units(frame, departement_of, layers=layers, layers_only=True, windows=SERVICE_WINDOWS,
+                                          start=first, end=last, reference=reference, replicates=replicates,
+                                          seed=_indicator_seed(seed + 1, dimension, modalite), max_p=SCAN_MAX_P,
+                                          min_expected=SCAN_MIN_EXPECTED, p_method="gumbel")
+            found.append(Scan(SCAN_SERVICES, dimension, modalite, clusters, departement_of))
+    return found
+
+
+def family_levels(q: float) -> dict[str, float]:
+    """The Benjamini-Hochberg level of each scan's family: q split between them (weighted Bonferroni), so that a month
+    without any rise raises a false cluster with probability at most q in all (see the module notes, "Clusters")."""
+    return {SCAN_DEPARTEMENTS: (1.0 - SERVICE_SHARE) * q, SCAN_SERVICES: SERVICE_SHARE * q}
+
+
+def raise_clusters(found: list[Scan], q: float) -> pl.DataFrame:
+    """The clusters raised: Benjamini-Hochberg within each scan's family (``family_levels``) on the most likely
+    clusters' p-values, the secondary clusters kept up to the same p-value; at least MIN_CASES cases. A services
+    cluster sharing a département with a département cluster raised for the same indicator is left out (the same
+    rise, already raised)."""
+    levels = family_levels(q)
+    cutoffs: dict[str, float] = {}
+    for methode, level in levels.items():
+        primary = np.array([f.p_value for f in found if f.methode == methode])
+        if primary.size:
+            _, rejected = benjamini_hochberg(primary, level)
+            if rejected.any():
+                cutoffs[methode] = float(primary[rejected].max())
+    raised: dict[tuple[str, str], set[str]] = {}  # (dimension, modalite) -> départements of its département clusters
     rows = []
-    for dimension, modalite, clusters in found:
-        for c in clusters:
-            if c.p_value <= cutoff and c.observe >= MIN_CASES:
-                zones_text = ",".join(c.zones)
-                rows.append((CLUSTER, "departement", zones_text, dimension, modalite, zones_text, "mois", c.fin, c.debut,
-                             c.fin, "balayage", c.observe, c.attendu, None, c.p_value))
+    for f in sorted(found, key=lambda f: f.methode != SCAN_DEPARTEMENTS):
+        for c in f.clusters:
+            if c.p_value > cutoffs.get(f.methode, -1.0) or c.observe < MIN_CASES:
+                continue
+            if f.methode == SCAN_DEPARTEMENTS:
+                deps, level, code = sorted(c.zones), "departement", ",".join(c.zones)
+                raised.setdefault((f.dimension, f.modalite), set()).update(c.zones)
+            else:
+                deps, level, code = sorted({f.departement_of[u] for u in c.zones}), "service", ",".join(c.zones)
+                if raised.get((f.dimension, f.modalite), set()) & set(deps):
+                    continue
+            rows.append((CLUSTER, level, code, f.dimension, f.modalite, ",".join(deps), "mois", c.fin, c.debut, c.fin,
+                         f.methode, c.observe, c.attendu, None, c.p_value))
     return pl.DataFrame(rows, schema={"kind": pl.String, "geo_niveau": pl.String, "geo_code": pl.String,
                                       "dimension": pl.String, "modalite": pl.String, "zones": pl.String,
                                       "periode_niveau": pl.String, "periode": pl.String, "debut": pl.String,
                                       "fin": pl.String, "methode": pl.String, "observe": pl.Float64,
                                       "attendu": pl.Float64, "seuil": pl.Float64, "p_value": pl.Float64}, orient="row")
+
+
+def watched_clusters(fine: pl.DataFrame, replicates: int = SCAN_REPLICATES, seed: int = 2013) -> list[Scan]:
+    """The watch's cluster scans of the fine rows alone (calibration and power in the bench)."""
+    series = territory_series(fine)
+    departements = series.filter(pl.col("geo_niveau") == "departement")
+    first, last = series["periode"].min(), series["periode"].max()
+    n_months = int(month_index(pl.Series([last]))[0]) - int(month_index(pl.Series([first]))[0]) + 1
+    zones = fine["departement"].cast(pl.String).unique().drop_nulls().to_list()
+    return scan_clusters(departements, zones, _service_rows(fine), first, last, n_months, replicates, seed)
+
+
+def _indicator_seed(seed: int, dimension: str, modalite: str) -> int:
+    return seed + zlib.crc32(f"{dimension}|{modalite}".encode()) % 100_000
 
 
 # --------------------------------------------------------------------------- severity and secrecy
@@ -337,6 +455,8 @@ def cells_of(alert: dict) -> list[tuple]:
     if alert["kind"] == CLUSTER:
         i0, i1 = (int(month_index(pl.Series([m]))[0]) for m in (alert["debut"], alert["fin"]))
         months = month_label(np.arange(i0, i1 + 1))
+        if alert["geo_niveau"] == "service":  # a cluster of services (the services scan)
+            return [("service", u, "mois", m, dim, mod) for u in alert["geo_code"].split(",") for m in months]
         return [("departement", z, "mois", m, dim, mod) for z in alert["zones"].split(",") for m in months]
     if alert["periode_niveau"] == "trimestre":
         return [(alert["geo_niveau"], alert["geo_code"], "trimestre", alert["periode"], dim, mod)]
