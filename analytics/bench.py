@@ -394,6 +394,37 @@ def measure_veille(replicates: int = VEILLE_REPLICATES, seed: int = VEILLE_SEED,
     ]
 
 
+def measure_veille_clusters(**options) -> list[Measure]:
+    """Calibration and power of the watch's cluster scans on the national demo (analytics.veille.scan_bench)."""
+    from scipy import stats
+
+    from analytics.veille.scan_bench import measure_clusters
+    from analytics.veille.watch import FDR_Q, SCAN_DEPARTEMENTS, SCAN_SERVICES
+
+    figures = measure_clusters(**options)
+    months, false_months = figures["null_months"], figures["false_months"]
+    what = (f"Veille, grappes ({fr_int(figures['replicates'])} réplications) : démonstrations sans hausse, "
+            f"{plural(months, 'mois', 'mois')}")
+    # at most q of the months without any rise: more false months than Binomial(months, q) gives 95 % of the time fail
+    allowed = int(stats.binom.ppf(0.95, months, FDR_Q))
+    out = [
+        Measure("veille_cluster_false_months", f"{what}, part des mois avec une fausse grappe", false_months / months,
+                "part", f"≤ {fr_pct(FDR_Q)} (au plus {allowed} mois sur {months})", false_months <= allowed),
+        Measure("veille_cluster_false_departements", f"{what}, fausses grappes de départements",
+                figures["false_clusters"][SCAN_DEPARTEMENTS], "grappes"),
+        Measure("veille_cluster_false_services", f"{what}, fausses grappes de services",
+                figures["false_clusters"][SCAN_SERVICES], "grappes"),
+    ]
+    for end, rises in figures["found"].items():
+        found = [key for key, hit in rises.items() if hit]
+        text = ", ".join(f"{key} (p {hit[1]:.1e})".replace(".", ",") for key, hit in rises.items() if hit) or "aucune"
+        out.append(Measure(f"veille_cluster_rises_{end}", f"Veille, grappes : hausses plantées trouvées (sur {len(rises)}), "
+                           f"fin {end} : {text}", len(found), "hausses"))
+    out.append(Measure("veille_cluster_seconds", "Veille, grappes : durée moyenne des deux balayages d'un mois",
+                       float(np.mean(figures["seconds"])), "s"))
+    return out
+
+
 # --------------------------------------------------------------------------- pages: server time of a filter change
 
 
@@ -625,6 +656,9 @@ def run_bench(as_json: bool = False, rows: int = 1_000_000, parts: tuple[str, ..
     if "veille" in parts:
         print("Veille : simulation d'évaluation et vitesse de détection…", file=sys.stderr)
         measures += measure_veille()
+        print("Veille : grappes sur des démonstrations sans hausse et avec les hausses plantées (quelques minutes)…",
+              file=sys.stderr)
+        measures += measure_veille_clusters()
     if "pages" in parts:
         measures += measure_pages()
     if as_json:

@@ -112,3 +112,17 @@ def test_bench_pages_part_times_each_page_on_the_store_in_place(tmp_path, capsys
         assert m["unit"] == "ms" and m["value"] > 0 and m["goal"] == "< 200 ms" and m["ok"] is (m["value"] < 200)
         assert "publication n° 1 de VIGIE_DATA_DIR" in m["label"] and "FR " in m["label"]  # which data, which scopes
 
+
+
+def test_bench_reports_the_calibration_and_power_of_the_cluster_scans_the_watch_runs():
+    """One demo month without any rise (no false cluster) and the planted demo at 2025-12 (the Finistère and the
+    Lorraine found), with the watch's two scans and their families."""
+    from analytics.bench import measure_veille_clusters
+
+    measures = {m.key: m for m in measure_veille_clusters(null_seeds=(2026,), null_ends=("2026-10",),
+                                                          planted_ends=("2025-12",))}
+    assert measures["veille_cluster_false_months"].value == 0.0 and measures["veille_cluster_false_months"].ok
+    assert measures["veille_cluster_false_departements"].value == measures["veille_cluster_false_services"].value == 0
+    found = measures["veille_cluster_rises_2025-12"]
+    assert found.value == 2 and "ddtm29_souffrance" in found.label and "grand_est_reorganisation" in found.label
+    assert 0 < measures["veille_cluster_seconds"].value < 60

@@ -1,9 +1,9 @@
-"""Spatial veille: clusters of neighbouring départements rising together over the last 1 to 3 months.
+"""Spatial veille: clusters of neighbouring départements (or of their services) rising together over the last months.
 
-Prospective space-time scan, expectation-based (Neill et al. 2005, "Detecting significant
-multidimensional spatial clusters"; Kulldorff 2001 for the prospective space-time form), applied to
-the temporal baselines of the veille: for one indicator, each (zone, month) row carries the observed
-count and the count expected by the temporal model (``attendu``, e.g. Farrington's prediction).
+Prospective space-time scan (Kulldorff 2001 for the prospective space-time form; expectation-based
+statistic as Neill et al. 2005, "Detecting significant multidimensional spatial clusters"), on the
+monthly counts of one indicator, each zone's expectation conditioned on each month's total
+(``scan_counts`` on départements, ``scan_units`` on services; both used by the watch).
 
 Candidate clusters (space)
     Connected sets of adjacent zones, connected by construction. From each zone (the centre), the
@@ -16,33 +16,29 @@ Candidate clusters (space)
     first ``max_zones`` grown zones -- irregular shapes (a valley, a coast) at the price of ~9 times
     more candidates. Overseas départements have no neighbours: they only form singletons.
 Time windows
-    Prospective: windows ending at the last month of the data, of 1, 2 or 3 months.
+    Prospective: windows ending at the last month of the data, of 1, 2 or 3 months (1 to 4 for the services).
 Statistic
     Expectation-based Poisson log-likelihood ratio, for C observed and B expected in the cluster
-    over the window: LLR = C log(C / B) - (C - B) if C > B, else 0 (only rises are sought). With
-    overdispersion phi (variance phi x mean, the quasi-Poisson / NB1 model of Farrington), the
-    quasi-likelihood ratio LLR / phi_S is used, phi_S the expected-weighted mean of the zones'
-    phi, so that a zone with erratic counts does not dominate through its noise alone.
+    over the window: LLR = C log(C / B) - (C - B) if C > B, else 0 (only rises are sought), divided by
+    phi_S, the expected-weighted mean over the cluster of the count's variance-to-mean ratio
+    (``count_dispersion``), so that erratic counts do not dominate through their noise alone.
 Null model and p-values
-    R replicates (999) of every (zone, month) count drawn from the null: Poisson(attendu), or, with
-    a dispersion, a negative binomial with mean attendu and variance phi x attendu (gamma-Poisson
-    mixture). Monthly counts are overdispersed: a Poisson null on such data gives far too many
-    small p-values (the tests show it), hence ``estimate_dispersion`` (Pearson residuals of the
-    months before the windows, which also carry the error of the baseline itself, weighted by the
-    expected counts, on the zone-months expecting at least one case, bounded to [1, 10]).
-    ``min_expected`` (the watch uses 1 case over the window) leaves out the candidates expecting
-    fewer cases: otherwise the null maxima are dominated by the zones expecting a few hundredths of
-    a case (2 cases where 0.04 are expected give LLR 6.7), which costs power on real clusters
-    (national demo, endettement in Hauts-de-France: p = 0.083 without, 0.044 with). For each
+    R replicates (999) of every count, drawn from the null (see "Conditional scan" below). For each
     replicate the maximum LLR over all candidates x windows is kept; a cluster's p-value is
-    (1 + #{replicate maxima >= its LLR}) / (1 + R) -- the same maximum distribution for the most
-    likely cluster and for the secondary ones (non-overlapping in space with every better
-    cluster, Kulldorff's default), which makes the secondary p-values conservative.
-    The computation is vectorised: candidate sums are a sparse (candidates x zones) product.
+    (1 + #{replicate maxima >= its LLR}) / (1 + R), or the tail of a Gumbel law fitted to the maxima --
+    the same maximum distribution for the most likely cluster and for the secondary ones
+    (non-overlapping in space with every better cluster, Kulldorff's default), which makes the
+    secondary p-values conservative. ``min_expected`` (the watch uses 1 case over the window) leaves
+    out the candidates expecting fewer cases: otherwise the null maxima are dominated by the zones
+    expecting a few hundredths of a case (2 cases where 0.04 are expected give LLR 6.7), which costs
+    power on real clusters. The computation is vectorised: candidate sums are a sparse
+    (candidates x zones) product.
 
 Conditional scan on counts (``scan_counts``, what the watch uses)
-    The expectations above come from elsewhere and the null treats them as exact. On the national demo
-    without any planted rise, the départements' own Farrington baselines made a poor input: below one
+    The first scan took its expectations from elsewhere (the départements' Farrington baselines) and its null
+    treated them as exact (Poisson or negative binomial draws around them, a dispersion from the Pearson
+    residuals of the months before). On the national demo without any planted rise those baselines made a
+    poor input: below one
     case a month the fits overestimate by 15 to 50 % and some run away (1e13 on a sparse reference whose
     few cases close it), the seasonal misfit of their two harmonics (August trough, September peak) is
     shared by every département and adds up over a cluster, and the null ignored their estimation error:
@@ -62,16 +58,12 @@ Conditional scan on counts (``scan_counts``, what the watch uses)
     0.05 across the indicators of a month retained 11 clusters, in 6 of the 132 months (4.5 %, the q
     that the complete null allows). With the Farrington baselines (7 of those demos, 99 replicates):
     0.36 % of p <= 0.001 and 23 clusters in 13 of 84 months (15 %).
-Measured (``analytics.veille.scan_bench.measure_scan``; 101 départements, expected 7 to 300 a month)
+Measured before (the expectation-based scan on given baselines, retired: its synthetic bench and its tests went with it)
     One scan with 999 replicates: 0.05 s with the 689 circular candidates, 0.25 to 0.3 s with the 6 189
-    flexible ones (x 3 windows). Calibration over 1 000 null datasets (99 replicates each): 4.3 to
-    5.6 % of p <= 0.05, 19 to 20 % of p <= 0.2; negative binomial phi = 2 with the dispersion given:
-    4 % and 20 % over 200; the same data with a Poisson null: 84 % of p <= 0.05. Power (p <= 0.05,
-    most likely cluster touching the injected zones, 40 datasets): the circular candidates did as
-    well as or better than the flexible ones on three of four injected clusters (and found them more
-    precisely), the flexible ones only gained on an elongated 5-département chain (0.88 vs 0.83),
-    hence the circular default. With phi = 2 (and the dispersion given) the same clusters are found
-    10 to 30 % of the time: the overdispersion, not the method, limits the power.
+    flexible ones (x 3 windows); the circular candidates did as well as or better than the flexible ones on
+    three of four injected clusters (and found them more precisely), the flexible ones only gained on an
+    elongated 5-département chain (0.88 vs 0.83), hence the circular default. The calibration and power of the
+    scans the watch runs are measured on the national demo by ``analytics.veille.scan_bench`` (bench, part veille).
 
 Scan on services (``scan_units``; the watch scans its layer candidates, ``layers_only``)
     The units are services, each attached to its département; the expectations are conditioned on the
@@ -96,7 +88,7 @@ Why not scikit-learn's AgglomerativeClustering with a connectivity matrix
     their pooled counts (on ratios, 3 for 1 expected weighs like 300 for 100), it joins
     the islands of the adjacency (Corsica, overseas) unless each component is clustered apart, and
     it gives no p-value -- a Monte Carlo over the whole clustering is needed for one.
-    Measured with that wrapper (``scan_bench.compare_agglomerative``: Ward on the standardised
+    Measured with that wrapper (then in the scan's bench, now retired: Ward on the standardised
     residuals of the last 2 months, 25 groups, the best group by the same LLR over windows 1-3,
     p-value against the same maximum over null replicates re-clustered; 30 datasets, 49
     replicates), its power was lower on every injected cluster -- 0.47 / 0.53 / 0.23 / 0.53 against
@@ -127,14 +119,13 @@ MAX_ZONES = 8
 MAX_SHARE = 0.5
 REPLICATES = 999
 P_METHODS = ("monte_carlo", "gumbel")
-DISPERSION_MIN_EXPECTED = 1.0  # zone-months expecting fewer cases do not enter the dispersion estimate
-MAX_DISPERSION = 10.0  # bound of the estimated dispersion (a variance 10 times the mean)
+MAX_DISPERSION = 10.0  # bound of the Poisson term of the count dispersion (a variance 10 times the mean)
 MAX_QUADRATIC = 1.0  # bound of the quadratic term of the count dispersion (variance mu + mu² at most)
 REFERENCE_MONTHS = 24  # months before the scanned ones that give each zone its share (scan_counts)
 SHARE_PRIOR = 0.5  # cases added to each zone's reference total: a zone without any case keeps a small share
 MAX_CLUSTERS = 10
 SHAPES = ("circulaire", "flexible")
-REQUIRED = ("zone", "periode", "observe", "attendu")
+REQUIRED = ("zone", "periode", "observe")
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BATCH_CELLS = 300_000  # candidates x windows x replicates per Monte Carlo batch: cache-sized (measured best)
 PROJECTION_LATITUDE = 46.5  # degrees: longitudes are shrunk by cos(latitude) before distances
@@ -380,14 +371,14 @@ def _month_label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _clean(frame: pl.DataFrame, edges: tuple[tuple[str, str], ...], required: tuple[str, ...] = REQUIRED) -> pl.DataFrame:
-    missing = [c for c in required if c not in frame.columns]
+def _clean(frame: pl.DataFrame, edges: tuple[tuple[str, str], ...]) -> pl.DataFrame:
+    """zone (normalised), periode, observe of one indicator, checked (French messages)."""
+    missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
-        raise ValueError(f"colonne(s) manquante(s) : {', '.join(missing)} (colonnes attendues : {', '.join(required)})")
+        raise ValueError(f"colonne(s) manquante(s) : {', '.join(missing)} (colonnes attendues : {', '.join(REQUIRED)})")
     if frame.height == 0:
         raise ValueError("aucune ligne de données")
-    columns = list(required) + (["dispersion"] if "dispersion" in frame.columns else [])
-    for c in columns:
+    for c in REQUIRED:
         nulls = frame[c].null_count()
         if nulls:
             raise ValueError(f"colonne « {c} » : {nulls} valeur(s) vide(s)")
@@ -395,10 +386,10 @@ def _clean(frame: pl.DataFrame, edges: tuple[tuple[str, str], ...], required: tu
         data = frame.select(
             pl.col("zone").cast(pl.Utf8).map_elements(referentials.normalise_departement, return_dtype=pl.Utf8),
             pl.col("periode").cast(pl.Utf8).str.strip_chars(),
-            *(pl.col(c).cast(pl.Float64) for c in columns[2:]),
+            pl.col("observe").cast(pl.Float64),
         )
     except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError):
-        raise ValueError(f"colonnes {', '.join(f'« {c} »' for c in columns[2:])} : valeurs numériques attendues") from None
+        raise ValueError("colonne « observe » : valeurs numériques attendues") from None
     bad_period = data.filter(~pl.col("periode").str.contains(PERIOD.pattern))
     if bad_period.height:
         raise ValueError(f"colonne « periode » : « {bad_period['periode'][0]} » n'est pas un mois AAAA-MM")
@@ -407,23 +398,12 @@ def _clean(frame: pl.DataFrame, edges: tuple[tuple[str, str], ...], required: tu
         shown = ", ".join(unknown[:10]) + (" …" if len(unknown) > 10 else "")
         raise ValueError(f"zone(s) inconnue(s) : {shown} (ni département du référentiel ni zone de la table "
                          "d'adjacence)")
-    for column, rule, text in (("observe", (pl.col("observe") >= 0) & pl.col("observe").is_finite(),
-                                "doit être un effectif positif ou nul"),
-                               ("attendu", (pl.col("attendu") > 0) & pl.col("attendu").is_finite(),
-                                "doit être strictement positive (valeur attendue par le modèle temporel)")):
-        if column not in columns:
-            continue
-        wrong = data.filter(~rule)
-        if wrong.height:
-            row = wrong.row(0, named=True)
-            raise ValueError(f"colonne « {column} » : {row[column]} pour la zone {row['zone']} et le mois "
-                             f"{row['periode']} : la valeur {text} ({wrong.height} ligne(s) concernée(s))")
-    if "dispersion" in data.columns:
-        wrong = data.filter(~((pl.col("dispersion") >= 1) & pl.col("dispersion").is_finite()))
-        if wrong.height:
-            row = wrong.row(0, named=True)
-            raise ValueError(f"colonne « dispersion » : {row['dispersion']} pour la zone {row['zone']} et le mois "
-                             f"{row['periode']} : la dispersion doit être ≥ 1 (1 = Poisson)")
+    wrong = data.filter(~((pl.col("observe") >= 0) & pl.col("observe").is_finite()))
+    if wrong.height:
+        row = wrong.row(0, named=True)
+        raise ValueError(f"colonne « observe » : {row['observe']} pour la zone {row['zone']} et le mois "
+                         f"{row['periode']} : la valeur doit être un effectif positif ou nul "
+                         f"({wrong.height} ligne(s) concernée(s))")
     duplicated = data.filter(pl.struct("zone", "periode").is_duplicated())
     if duplicated.height:
         row = duplicated.row(0, named=True)
@@ -442,69 +422,6 @@ def _check_windows(windows: Sequence[int]) -> tuple[int, ...]:
     return out
 
 
-def _dispersion_grid(data: pl.DataFrame, zones: tuple[str, ...], months: list[str],
-                     dispersion: float | Mapping[str, float] | None) -> np.ndarray:
-    Z, M = len(zones), len(months)
-    if dispersion is None:
-        if "dispersion" not in data.columns:
-            return np.ones((Z, M))
-        grid = np.ones((Z, M))
-        zi = {z: i for i, z in enumerate(zones)}
-        mi = {m: j for j, m in enumerate(months)}
-        for z, m, phi in data.select("zone", "periode", "dispersion").iter_rows():
-            grid[zi[z], mi[m]] = phi
-        return grid
-    if isinstance(dispersion, Mapping):
-        values = {referentials.normalise_departement(str(k)): v for k, v in dispersion.items()}
-        absent = [z for z in zones if z not in values]
-        if absent:
-            raise ValueError(f"dispersion absente pour la (les) zone(s) : {', '.join(absent[:10])}")
-        phi = np.array([float(values[z]) for z in zones])
-    else:
-        phi = np.full(Z, float(dispersion))
-    if not np.all(np.isfinite(phi) & (phi >= 1)):
-        raise ValueError("la dispersion doit être ≥ 1 (1 = Poisson, variance = dispersion × attendu)")
-    return np.repeat(phi[:, None], M, axis=1)
-
-
-def estimate_dispersion(frame: pl.DataFrame, *, exclude_last: int = max(WINDOWS), by_zone: bool = False,
-                        adjacency: pl.DataFrame | None = None, min_expected: float = DISPERSION_MIN_EXPECTED,
-                        max_dispersion: float = MAX_DISPERSION) -> float | dict[str, float]:
-    """Moment estimate of the dispersion over the months before the scan windows:
-    phi = sum (observe - attendu)² / sum attendu, over the zone-months expecting at least ``min_expected``.
-
-    That is the mean of the Pearson residuals (observe - attendu)² / attendu weighted by the expected
-    counts: a zone-month expecting 0.01 case that sees one weighs 0.01, not 98 (the plain mean of the
-    residuals gave 4, once 35 million, on the national demo). Zone-months expecting less than
-    ``min_expected`` are left out (their residuals are mostly the error of a near-zero baseline);
-    if none is left, every zone-month is used. Pooled over every zone (default) or one value per zone
-    (``by_zone``; noisy with few months; a zone without eligible month gets the pooled value), always
-    within [1, ``max_dispersion``]. The residuals include the baseline's own error, which the scan's
-    null should carry.
-    """
-    data = _clean(frame, _edges(adjacency))
-    months = data["periode"].map_elements(_month_index, return_dtype=pl.Int64)
-    last = int(months.max())
-    past = data.filter(months <= last - exclude_last)
-    if past.height == 0:
-        raise ValueError(f"aucun mois avant les {exclude_last} derniers : dispersion impossible à estimer")
-    past = past.with_columns(((pl.col("observe") - pl.col("attendu")) ** 2).alias("_square"))
-    eligible = past.filter(pl.col("attendu") >= min_expected)
-    if eligible.height == 0:
-        eligible = past
-
-    def bounded(square: float, expected: float) -> float:
-        value = square / expected if expected > 0 else 1.0
-        return float(min(max(1.0, value), max_dispersion))
-
-    pooled = bounded(float(eligible["_square"].sum()), float(eligible["attendu"].sum()))
-    if not by_zone:
-        return pooled
-    per_zone = eligible.group_by("zone").agg(pl.col("_square").sum(), pl.col("attendu").sum())
-    values = {z: bounded(sq, e) for z, sq, e in per_zone.iter_rows()}
-    return {z: values.get(z, pooled) for z in past["zone"].unique().to_list()}
-
-
 # --------------------------------------------------------------------------- scan
 
 
@@ -521,31 +438,6 @@ class _Problem:
     reference: np.ndarray | None = None  # (Z,)
     reference_phi: np.ndarray | None = None  # (Z,)
     prior: float = 0.0
-
-
-def _problem(frame, adjacency, windows, max_zones, max_share, shape, dispersion) -> _Problem:
-    _check_shape(shape, max_zones, max_share)
-    windows = _check_windows(windows)
-    edges = _edges(adjacency)
-    data = _clean(frame, edges)
-    months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64)
-    last = int(months_idx.max())
-    span = max(windows)
-    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
-    data = data.filter(months_idx > last - span)
-    zones = tuple(sorted(set(data["zone"].to_list())))
-    zi = {z: i for i, z in enumerate(zones)}
-    mi = {m: j for j, m in enumerate(months)}
-    observed = np.zeros((len(zones), span))
-    expected = np.zeros((len(zones), span))
-    r = np.array([zi[z] for z in data["zone"].to_list()], dtype=np.int64)
-    c = np.array([mi[m] for m in data["periode"].to_list()], dtype=np.int64)
-    observed[r, c] = data["observe"].to_numpy()
-    expected[r, c] = data["attendu"].to_numpy()
-    phi = _dispersion_grid(data, zones, months, dispersion)
-    structure = _structure(zones, edges, int(max_zones), shape)
-    candidates = _filtered(structure, expected.sum(axis=1), max_share)
-    return _Problem(zones, months, windows, observed, expected, phi, candidates)
 
 
 def _cluster_dispersion(problem: _Problem, A: sparse.csr_matrix, B: np.ndarray) -> np.ndarray:
@@ -602,32 +494,6 @@ def _maxima(problem: _Problem, replicates: int, seed, min_expected: float = 0.0)
         llr = np.where((ratio > 1.0) & eligible, llr, 0.0) * inv_phi
         maxima[start:start + n] = llr.max(axis=(0, 1))
     return maxima
-
-
-def scan(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, windows: Sequence[int] = WINDOWS,
-         max_zones: int = MAX_ZONES, max_share: float = MAX_SHARE, shape: str = "circulaire",
-         dispersion: float | Mapping[str, float] | None = None, replicates: int = REPLICATES,
-         seed: int | None = None, max_clusters: int = MAX_CLUSTERS, max_p: float = 1.0,
-         min_expected: float = 0.0, p_method: str = "monte_carlo") -> list[Cluster]:
-    """Most likely cluster then secondary clusters (no zone shared with a better one), best first.
-
-    ``frame``: zone, periode (YYYY-MM), observe (>= 0), attendu (> 0) for one indicator; optionally a
-    ``dispersion`` column (phi >= 1 per row) used when ``dispersion`` is None. Only the last
-    max(windows) months are scanned. ``adjacency``: pairs departement_a, departement_b (default: the
-    départements of data/). ``dispersion``: None (Poisson, or the column), one phi for every zone, or
-    zone -> phi. Only clusters with observe > attendu are returned, at most ``max_clusters``, with a
-    p-value <= ``max_p``.
-
-    ``min_expected``: candidate (cluster, window) pairs expecting fewer cases are not scanned, in the data
-    and in the replicates alike (see the module notes: without it the null maxima are dominated by
-    zones expecting a few hundredths of a case). ``p_method``: "monte_carlo" (rank among the
-    replicate maxima) or "gumbel" (tail of a Gumbel distribution fitted by moments to the maxima,
-    Abrams, Kleinman & Kulldorff 2010, as SaTScan: p-values below 1 / (R + 1), needed when many
-    scans share one Benjamini-Hochberg family).
-    """
-    _check_options(replicates, p_method)
-    problem = _problem(frame, adjacency, windows, max_zones, max_share, shape, dispersion)
-    return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
 
 
 def _check_options(replicates, p_method: str) -> None:
@@ -734,7 +600,7 @@ def _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_s
     if not isinstance(reference, int | np.integer) or reference < 2:
         raise ValueError(f"nombre de mois de référence invalide : {reference} (entier ≥ 2 attendu)")
     edges = _edges(adjacency)
-    data = _clean(frame, edges, ("zone", "periode", "observe"))
+    data = _clean(frame, edges)
     if zones is not None:
         extra = pl.DataFrame({"zone": [referentials.normalise_departement(str(z)) for z in zones]})
         unknown = sorted(set(extra["zone"].to_list()) - _known_zones(edges))
@@ -805,7 +671,16 @@ def scan_counts(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, z
     ``dispersion``: the variance law of a zone-month count, by default ``count_dispersion`` of the
     reference months. The Monte Carlo replicates draw the reference totals and the scanned months
     from that law, then recompute their own shares and monthly totals: the p-values carry the
-    estimation error of the expectations. Other options as ``scan``.
+    estimation error of the expectations.
+
+    Only clusters with observe > attendu are returned, most likely first, then the secondary ones (no zone shared
+    with a better one), at most ``max_clusters``, with a p-value <= ``max_p``. ``min_expected``: candidate (cluster,
+    window) pairs expecting fewer cases are not scanned, in the data and in the replicates alike (see the module
+    notes: without it the null maxima are dominated by zones expecting a few hundredths of a case).
+    ``p_method``: "monte_carlo" (rank among the replicate maxima) or "gumbel" (tail of a Gumbel distribution
+    fitted by moments to the maxima, Abrams, Kleinman & Kulldorff 2010, as SaTScan: p-values below 1 / (R + 1),
+    needed when many scans share one Benjamini-Hochberg family). ``adjacency``: pairs departement_a,
+    departement_b (default: the départements of data/); ``shape``: "circulaire" or "flexible" (module notes).
     """
     _check_options(replicates, p_method)
     if not prior >= 0:
@@ -858,7 +733,7 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     the count dispersion is estimated and the replicates re-estimate shares and totals in the same way.
 
     Candidates (see the module notes, "Scan on services"): for each circular candidate of ``max_zones``
-    départements (``scan``), the set of all the units of those départements (what ``scan_counts`` scans, the
+    départements (``candidate_clusters``), the set of all the units of those départements (what ``scan_counts`` scans, the
     expectation now summed over services) and, with ``layers`` (unit -> label; units without a label belong to
     no layer), the units of each label among them -- e.g. the services déconcentrés of neighbouring départements
     without the national networks that share their départements; and every unit alone (a service in a
@@ -910,32 +785,3 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     structure = _unit_structure(units, tuple(deps[u] for u in units), labels, edges, int(max_zones), bool(layers_only))
     problem, _ = _conditional_problem(units, grid, reference, months, windows, structure, max_share, prior, dispersion)
     return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
-
-
-FRAME_SCHEMA = {"rang": pl.Int32, "zones": pl.Utf8, "libelle": pl.Utf8, "nb_zones": pl.Int32, "debut": pl.Utf8,
-                "fin": pl.Utf8, "nb_mois": pl.Int32, "observe": pl.Float64, "attendu": pl.Float64,
-                "ratio": pl.Float64, "llr": pl.Float64, "p_value": pl.Float64}
-
-
-def clusters_frame(clusters: Sequence[Cluster]) -> pl.DataFrame:
-    """One row per cluster: rang (1 = most likely), zones ("22,29,56"), libelle (names), window, figures."""
-    names = referentials.departement_names()
-    return pl.DataFrame({
-        "rang": list(range(1, len(clusters) + 1)),
-        "zones": [",".join(c.zones) for c in clusters],
-        "libelle": [", ".join(names.get(z, z) for z in c.zones) for c in clusters],
-        "nb_zones": [len(c.zones) for c in clusters],
-        "debut": [c.debut for c in clusters],
-        "fin": [c.fin for c in clusters],
-        "nb_mois": [_month_index(c.fin) - _month_index(c.debut) + 1 for c in clusters],
-        "observe": [c.observe for c in clusters],
-        "attendu": [round(c.attendu, 3) for c in clusters],
-        "ratio": [round(c.ratio, 4) for c in clusters],
-        "llr": [round(c.llr, 4) for c in clusters],
-        "p_value": [c.p_value for c in clusters],
-    }, schema=FRAME_SCHEMA)
-
-
-def scan_frame(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, **options) -> pl.DataFrame:
-    """``scan`` as a polars frame (see ``clusters_frame``), for display and storage."""
-    return clusters_frame(scan(frame, adjacency, **options))
