@@ -162,6 +162,10 @@ def test_a_cluster_of_neighbouring_departements_is_found():
     best = clusters.row(0, named=True)
     assert set(best["zones"].split(",")) & {"29", "22", "56"} and best["fin"] == LAST and best["secret"]
     assert result.cluster_count == clusters.height
+    # the false clusters to expect: the départements' family runs at 0.8 q (no service type here: no services scan)
+    assert result.cluster_scans == 1 and set(clusters["methode"]) == {"balayage"}
+    temporal = result.alerts.filter(pl.col("kind") == TEMPORAL).height
+    assert result.expected_false_alerts_fdr == pytest.approx(0.05 * temporal / 12 + 0.04 * clusters.height)
 
 
 def test_each_scan_is_its_own_false_alarm_family_and_a_services_cluster_inside_a_raised_departement_one_is_left_out():

@@ -228,7 +228,10 @@ def watch_frame(fine: pl.DataFrame, published: set[tuple] | None = None, *, alph
     result.expected_false_alerts = alpha * tests_per_month
     temporal_alerts = result.alerts.filter(pl.col("kind") == TEMPORAL).height
     result.cluster_count = result.alerts.filter(pl.col("kind") == CLUSTER).height
-    result.expected_false_alerts_fdr = q * (temporal_alerts / max(result.months_evaluated, 1) + result.cluster_count)
+    levels = family_levels(q)  # each cluster family's share of q
+    raised = result.alerts.filter(pl.col("kind") == CLUSTER)["methode"].to_list()
+    result.expected_false_alerts_fdr = (q * temporal_alerts / max(result.months_evaluated, 1)
+                                        + sum(levels.get(m, q) for m in raised))
     result.seconds = time.perf_counter() - started
     return result
 
