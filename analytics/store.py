@@ -194,10 +194,12 @@ alert = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("publication_id", sa.Integer, sa.ForeignKey("publication.id"), nullable=False, index=True),
+    # register.stored_signature: a longer one (a large services cluster) has a digest of its territory
     sa.Column("signature", sa.String(400), nullable=False, index=True),
     sa.Column("kind", sa.String(10), nullable=False),  # temporelle | grappe
     sa.Column("geo_niveau", sa.String(12), nullable=False),
-    sa.Column("geo_code", sa.String(255), nullable=False),  # a grappe: its départements, comma-separated
+    # a grappe: its départements, or its services (a services cluster), comma-separated; unbounded (migration 0006)
+    sa.Column("geo_code", sa.Text, nullable=False),
     sa.Column("zones", sa.Text),  # a grappe's départements (comma-separated); NULL for a temporal alert
     sa.Column("dimension", sa.String(40), nullable=False),
     sa.Column("modalite", sa.String(64), nullable=False),

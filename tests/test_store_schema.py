@@ -132,3 +132,53 @@ def test_get_engine_defaults_to_sqlite_in_data_dir(monkeypatch, tmp_path: Path):
         assert _current_revision(engine) == _head(engine)
     finally:
         engine.dispose()
+
+
+def test_migration_0006_makes_an_alert_geo_code_unbounded_text(engine):
+    """0005 -> 0006 keeps the alerts and their qualifications; a services cluster's code longer than the old
+    VARCHAR(255) then fits; the downgrade cuts such a code back to 255 characters."""
+    import datetime as dt
+
+    _run_alembic(engine, command.downgrade, "0005")
+    now = dt.datetime.now(dt.timezone.utc)
+    alert = dict(signature="grappe|departement|29,22|rps|m|2025-05", kind="grappe", geo_niveau="departement",
+                 geo_code="29,22", zones="29,22", dimension="rps", modalite="m", periode_niveau="mois", periode="2025-05",
+                 debut="2025-04", fin="2025-05", methode="scan", observe=12.0, attendu=3.0, seuil=None, p_value=1e-4,
+                 gravite="forte", secret=True, created_at=now)
+    with engine.begin() as conn:
+        number = conn.execute(sa.text(
+            "INSERT INTO publication (created_at, author, k, published_set, nomenclature_code, nomenclature_hash, "
+            "source_batches, period_min, period_max, status, cell_count, primary_count, secondary_count, audited_cells, "
+            "audit_failures, audit_summary, seconds) VALUES (:now, 't', 5, '[]', 'n', 'h', '[]', '2025-01', '2025-05', "
+            "'publiee', 0, 0, 0, 0, 0, '{}', 0.0) RETURNING id"), {"now": now}).scalar_one()
+        alert_id = conn.execute(store.alert.insert().returning(store.alert.c.id), {**alert, "publication_id": number}).scalar_one()
+        conn.execute(store.alert_qualification.insert(), dict(alert_id=alert_id, signature=alert["signature"],
+                                                              etat="confirmee", commentaire="c", auteur="a", created_at=now))
+    store.upgrade(engine)
+    assert _current_revision(engine) == _head(engine) and _schema_diff(engine) == []
+    geo_code = next(c for c in sa.inspect(engine).get_columns("alert") if c["name"] == "geo_code")
+    assert isinstance(geo_code["type"], sa.Text) and getattr(geo_code["type"], "length", None) is None
+    long_code = ",".join(f"{'DDT-TRES-LONG-CODE-DE-SERVICE-':<36}{i:04d}" for i in range(20))  # 20 x 40 characters
+    assert len(long_code) > 255
+    with engine.begin() as conn:
+        conn.execute(store.alert.insert(), {**alert, "publication_id": number, "signature": "long", "geo_code": long_code})
+    with engine.connect() as conn:
+        codes = dict(conn.execute(sa.select(store.alert.c.signature, store.alert.c.geo_code)).all())
+        assert conn.execute(sa.select(sa.func.count()).select_from(store.alert_qualification)).scalar_one() == 1
+    assert codes == {alert["signature"]: "29,22", "long": long_code}
+
+    # with rows in alert_qualification, SQLite's table rebuild needs its foreign keys off (as store.upgrade does)
+    if engine.dialect.name == "sqlite":
+        cfg = store.alembic_config(engine)
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0005")
+            conn.commit()
+            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    else:
+        _run_alembic(engine, command.downgrade, "0005")
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(store.alert.c.geo_code).where(store.alert.c.signature == "long")).scalar_one() \
+            == long_code[:255]
+    store.upgrade(engine)

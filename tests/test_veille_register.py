@@ -215,3 +215,33 @@ def test_a_services_cluster_is_shown_by_its_services_and_departements_without_an
     assert not any(ch.isdigit() for label, text in detail.faits
                    if label not in ("Départements", "Services", "Territoire", "Période") for ch in text)
     views.clear_memory_cache()
+
+
+def test_a_long_services_cluster_is_recorded_read_back_and_keeps_its_history(engine):
+    """A services cluster of 20 services with 40-character codes (a geo_code of 819 characters, beyond the old
+    VARCHAR(255); a signature beyond its 400) is recorded and read back whole; its stored signature has a digest of
+    the territory, so qualifying it works and the history follows it into the next publication."""
+    codes = [f"{'DDT-TRES-LONG-CODE-DE-SERVICE-':<36}{i:04d}" for i in range(20)]
+    assert {len(c) for c in codes} == {40}
+    with engine.begin() as conn:
+        conn.execute(sa.insert(store.service), [{"code": c, "libelle": None, "departement": "57"} for c in codes])
+    long_code = ",".join(codes)
+    cluster = _alert(kind="grappe", level="service", code=long_code, zones="57", gravite="forte")
+    assert len(long_code) == 819 and len(cluster["signature"]) > register.SIGNATURE_LENGTH
+    number = _publication(engine)
+    assert register.record_watch(number, _result([cluster, _alert()]), engine)
+    frame = register.alerts(NATIONAL, engine=engine)
+    row = frame.filter(pl.col("kind") == "grappe").row(0, named=True)
+    assert row["geo_code"] == long_code and row["zones"] == "57"
+    assert len(row["signature"]) <= register.SIGNATURE_LENGTH and "sha256:" in row["signature"]
+    assert row["signature"] == register.stored_signature(cluster)
+    assert frame.filter(pl.col("kind") != "grappe")["signature"].item() == _alert()["signature"]  # short ones kept
+    assert set(register.alerts(Scope.region("44"), engine=engine)["geo_code"]) == {long_code}
+    register.qualify(row["id"], "suivie", "Suivi avec la direction.", "Camille", Scope.region("44"), engine)
+    later = _publication(engine)
+    register.record_watch(later, _result([cluster]), engine)
+    again = register.alerts(NATIONAL, publication=later, engine=engine).row(0, named=True)
+    assert again["geo_code"] == long_code and again["etat"] == "suivie"
+    assert register.history(again["id"], NATIONAL, engine)["etat"].to_list() == ["suivie"]
+    label = register.territory_label("service", long_code, "grappe", {})
+    assert label.startswith("Grappe de services : ") and codes[-1] in label

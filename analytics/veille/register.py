@@ -16,6 +16,7 @@ Every message is in French.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 
 import polars as pl
@@ -26,7 +27,7 @@ from analytics import store, views
 from analytics.referentials import departement_names, departement_region, region_names
 from analytics.veille.personal_data import check_comment
 from analytics.veille.severity import LABELS as SEVERITY_LABELS, RANK as SEVERITY_RANK
-from analytics.veille.watch import ALERT_SCHEMA, CLUSTER, WatchResult
+from analytics.veille.watch import ALERT_SCHEMA, CLUSTER, WatchResult, signature
 from analytics.views import Scope
 
 DONE, FAILED = "faite", "echec"
@@ -66,6 +67,19 @@ def _run_row(number: int, status: str, message: str | None, result: WatchResult 
     }
 
 
+SIGNATURE_LENGTH = store.alert.c.signature.type.length  # 400: the column is indexed, so it stays bounded
+
+
+def stored_signature(row: dict) -> str:
+    """The signature an alert is stored under: watch's own (kind|territory|indicator|period) when it fits the column,
+    else the same with a SHA-256 digest of the territory (a services cluster naming many services). Deterministic, so
+    the history still follows the alert from one publication to the next."""
+    if len(row["signature"]) <= SIGNATURE_LENGTH:
+        return row["signature"]
+    digest = "sha256:" + hashlib.sha256(row["geo_code"].encode("utf-8")).hexdigest()
+    return signature(row["kind"], row["geo_niveau"], digest, row["dimension"], row["modalite"], row["periode"])
+
+
 def record_watch(number: int, result: WatchResult, engine: Engine | None = None) -> bool:
     """Store the watch of publication ``number``; False (nothing written) when it is already recorded."""
     engine = _engine(engine)
@@ -75,7 +89,7 @@ def record_watch(number: int, result: WatchResult, engine: Engine | None = None)
         conn.execute(sa.insert(store.alert_run), [_run_row(number, DONE, result.notes and "; ".join(result.notes) or None, result)])
         if result.alerts.height:
             now = _now()
-            rows = [{**row, "publication_id": number, "created_at": now}
+            rows = [{**row, "signature": stored_signature(row), "publication_id": number, "created_at": now}
                     for row in result.alerts.select(list(ALERT_SCHEMA)).iter_rows(named=True)]
             conn.execute(sa.insert(store.alert), rows)
     return True
