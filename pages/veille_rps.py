@@ -38,9 +38,9 @@ data_view(table, "veille-alertes", "Alertes en cours")
 
 clusters = board.cluster_table(scope)
 if clusters.height:
-    st.subheader("Grappes de départements voisins")
-    st.caption("Départements voisins dont l'indicateur monte ensemble sur le dernier mois ou les deux ou trois derniers mois, "
-               "ou services déconcentrés (DDT, DDTM, DREAL…) de départements voisins, sur un à quatre mois.")
+    heading, explanation = board.cluster_heading(clusters)
+    st.subheader(heading)
+    st.caption(explanation)
     st.dataframe(clusters, hide_index=True, width="stretch")
 
 # --------------------------------------------------------------------------- detail

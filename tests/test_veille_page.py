@@ -141,3 +141,48 @@ def test_a_local_profile_reads_but_does_not_qualify(published, monkeypatch):
     at = run_page(PAGE, monkeypatch, scope="DDTM-29", role="local")
     assert not at.text_area and any("réservée aux CTSS" in c.value for c in at.caption)
     assert "Corse" not in " ".join(_listing(at)["Territoire"])
+
+
+def test_the_clusters_heading_names_the_kinds_of_clusters_shown():
+    from analytics.veille import board
+
+    schema = {c: pl.String for c in ("Départements", "Services", "Indicateur", "Période", "Gravité", "État")}
+
+    def heading(services: list[str]) -> tuple[str, str]:
+        return board.cluster_heading(pl.DataFrame([("Moselle (57)", s, "i", "p", "forte", "à examiner") for s in services],
+                                                  schema=schema, orient="row"))
+
+    assert heading([""])[0] == "Grappes de départements voisins" and "services" not in heading([""])[1]
+    assert heading(["DDT de la Moselle"])[0] == "Grappes de services déconcentrés"
+    assert "un à quatre mois" in heading(["DDT de la Moselle"])[1] and "trois derniers mois" not in heading(["DDT"])[1]
+    both = heading(["", "DDT de la Moselle"])
+    assert both[0] == "Grappes de départements voisins et de services déconcentrés"
+    assert "trois derniers mois" in both[1] and "un à quatre mois" in both[1]
+
+
+def test_a_services_cluster_is_listed_under_a_heading_that_names_the_services(published_own):
+    """A services cluster (DDTM-29, its cells' figures not shown) added to the publication's register: the page's
+    clusters heading names the services déconcentrés, and the cluster is listed with its services."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from analytics import store
+    from analytics.veille.watch import signature
+
+    engine = get_engine()
+    number = int(published_own["publication_id"][0])
+    code = "DDTM-29"
+    with engine.begin() as conn:
+        conn.execute(sa.insert(store.alert), [{
+            "publication_id": number, "signature": signature("grappe", "service", code, "rps", SOUFFRANCE, LAST),
+            "kind": "grappe", "geo_niveau": "service", "geo_code": code, "zones": "29", "dimension": "rps",
+            "modalite": SOUFFRANCE, "periode_niveau": "mois", "periode": LAST, "debut": LAST, "fin": LAST,
+            "methode": "scan", "observe": 30.0, "attendu": 10.0, "seuil": None, "p_value": 1e-5, "gravite": "forte",
+            "secret": True, "created_at": dt.datetime.now(dt.timezone.utc)}])
+    at = run_page(PAGE)
+    headings = [h.value for h in at.subheader]
+    assert any(h.startswith("Grappes de") and "services déconcentrés" in h for h in headings), headings
+    assert "Grappes de départements voisins" not in headings
+    clusters = next(df.value for df in at.dataframe if "Services" in df.value.columns)
+    assert (clusters["Départements"] == "Finistère (29)").any() and (clusters["Services"] != "").any()

@@ -255,6 +255,27 @@ def cluster_table(scope: Scope) -> pl.DataFrame:
         .otherwise(pl.lit("")).alias("Services"), "Indicateur", "Période", "Gravité", "État").cast(schema)
 
 
+CLUSTER_WINDOWS = {
+    "departements": "départements voisins dont l'indicateur monte ensemble sur le dernier mois ou les deux ou trois "
+                    "derniers mois",
+    "services": "services déconcentrés (DDT, DDTM, DREAL…) de départements voisins dont l'indicateur monte ensemble "
+                "sur un à quatre mois",
+}
+
+
+def cluster_heading(clusters: pl.DataFrame) -> tuple[str, str]:
+    """The heading and caption of the clusters' table (``cluster_table``), naming the kinds of clusters it holds:
+    clusters of whole départements, of services déconcentrés (a non-empty "Services"), or both."""
+    services = clusters.height > 0 and bool((clusters["Services"] != "").any())
+    departements = clusters.height == 0 or bool((clusters["Services"] == "").any())
+    if services and departements:
+        return ("Grappes de départements voisins et de services déconcentrés",
+                f"Grappes de {CLUSTER_WINDOWS['departements']}, ou de {CLUSTER_WINDOWS['services']}.")
+    if services:
+        return "Grappes de services déconcentrés", f"Grappes de {CLUSTER_WINDOWS['services']}."
+    return "Grappes de départements voisins", f"Grappes de {CLUSTER_WINDOWS['departements']}."
+
+
 # --------------------------------------------------------------------------- qualifying
 
 
