@@ -70,3 +70,22 @@ def test_usage_errors_exit_2(tmp_path):
     assert result.returncode == 2 and "alpha" in result.stderr
     assert run("--input", str(source), "--output", str(tmp_path / "o.csv"), "--since", "2024/01").returncode == 2
     assert run("--input", str(tmp_path / "absent.csv"), "--output", str(tmp_path / "o.csv")).returncode == 2
+
+
+def test_default_since_is_the_last_month_and_alpha_takes_a_french_decimal(tmp_path):
+    source, output = write_series(tmp_path / "series.csv"), tmp_path / "alertes.csv"
+    result = run("--input", str(source), "--output", str(output), "--alpha", "0,05")
+    assert result.returncode == 0, result.stderr
+    out = pl.read_csv(output)
+    assert out.height == 2 and set(out["periode"]) == {"2024-12"}  # one row per series, the last month only
+    assert ((out["alerte"] == 1) == (out["p_value"] <= 0.05)).all() and "alpha 0,050" in result.stdout
+
+
+def test_a_short_series_gets_the_ears_method_and_a_bom_semicolon_file_is_read(tmp_path):
+    source, output = tmp_path / "courte.csv", tmp_path / "alertes.csv"
+    rows = [f"C;2024-{m:02d};{c}" for m, c in zip(range(1, 13), (9, 11, 10, 12, 8, 10, 11, 9, 10, 12, 11, 40))]
+    source.write_bytes(("\ufeffserie;periode;effectif\r\n" + "\r\n".join(rows) + "\r\n").encode("utf-8"))
+    result = run("--input", str(source), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    row = pl.read_csv(output).row(0, named=True)
+    assert row["serie"] == "C" and row["periode"] == "2024-12" and row["methode"] == "ears" and row["alerte"] == 1

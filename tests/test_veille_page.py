@@ -9,7 +9,7 @@ import pytest
 
 from analytics.formatting import fr_int
 from analytics.store import get_engine
-from analytics.veille import register
+from analytics.veille import board, register
 from analytics.views import NATIONAL, published_cells
 from test_dashboard_pages import chart_tables, run_page
 from test_veille_watch import LAST, SOUFFRANCE
@@ -120,6 +120,9 @@ def test_the_ctss_qualifies_with_history_and_personal_data_is_refused(published_
     secret = published_own.filter((pl.col("geo_niveau") == "departement") & (pl.col("geo_code") == "29")
                               & (pl.col("periode") == LAST) & (pl.col("kind") == "temporelle")).row(0, named=True)
     at = _choose(run_page(PAGE, monkeypatch, scope="53", role="regional"), secret["id"])
+    # the five states are offered, and the comment field warns against personal data before anything is written
+    assert list(at.selectbox(key="v_etat").options) == ["à examiner", "confirmée", "suivie", "close", "fausse alerte"]
+    assert any(c.value == board.COMMENT_HELP for c in at.caption) and "donnée personnelle" in board.COMMENT_HELP
     at.text_area(key="v_commentaire").input("Écrire à camille.martin@example.org")
     at.selectbox(key="v_etat").set_value("confirmee")
     at.button[0].click().run()
