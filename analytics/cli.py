@@ -269,6 +269,7 @@ def _alpha_value(text: str) -> float:
 
 
 def cmd_detect(args) -> int:
+    from analytics.formatting import plural
     from analytics.veille.detect import OUTPUT_COLUMNS, detect_series
     from analytics.veille.io import PERIOD, SeriesInputError, read_series_csv
     from analytics.veille.multiple import expected_false_alerts
@@ -280,21 +281,32 @@ def cmd_detect(args) -> int:
     if args.since is not None and not PERIOD.match(args.since):
         _err(f"--since attend un mois AAAA-MM, pas « {args.since} »")
         return EXIT_USAGE
+    output = Path(args.output)
+    if output.is_dir():
+        _err(f"--output attend un fichier, pas le dossier {output}")
+        return EXIT_USAGE
+    if not output.parent.is_dir():  # checked before the detection: a usage error, nothing computed
+        _err(f"Dossier introuvable pour --output : {output.parent} (créez-le ou choisissez un autre chemin pour {output.name})")
+        return EXIT_USAGE
     try:
         frame = read_series_csv(source)
     except SeriesInputError as exc:
         _err(f"Fichier refusé : {exc}")
         return EXIT_REFUSED
     alerts = detect_series(frame, since=args.since, alpha=args.alpha)
-    alerts.select(OUTPUT_COLUMNS).write_csv(args.output)  # p_value: the test's; alerte_fdr: Benjamini-Hochberg per month
+    try:  # p_value: the test's; alerte_fdr: Benjamini-Hochberg per month
+        alerts.select(OUTPUT_COLUMNS).write_csv(output)
+    except OSError as exc:
+        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+        return EXIT_USAGE
     n_series = alerts["serie"].n_unique()
     n_periods = alerts["periode"].n_unique()
     n_alerts = int(alerts["alerte"].sum())
     n_fdr = int(alerts["alerte_fdr"].sum())
-    print(f"Alertes écrites dans {args.output} : {fr_int(n_series)} séries, {fr_int(n_periods)} périodes, "
-          f"{fr_int(n_alerts)} alertes ; fausses alertes attendues par mois : "
+    print(f"Alertes écrites dans {output} : {plural(n_series, 'série')}, {plural(n_periods, 'période')}, "
+          f"{plural(n_alerts, 'alerte')} ; fausses alertes attendues par mois : "
           f"{fr_float(expected_false_alerts(args.alpha, n_series), 1)} (alpha {fr_float(args.alpha, 3)}) ; "
-          f"{fr_int(n_fdr)} alertes après contrôle du taux de fausses découvertes (colonne alerte_fdr).")
+          f"{plural(n_fdr, 'alerte')} après contrôle du taux de fausses découvertes (colonne alerte_fdr).")
     return EXIT_OK
 
 

@@ -88,4 +88,42 @@ def test_a_short_series_gets_the_ears_method_and_a_bom_semicolon_file_is_read(tm
     result = run("--input", str(source), "--output", str(output))
     assert result.returncode == 0, result.stderr
     row = pl.read_csv(output).row(0, named=True)
-    assert row["serie"] == "C" and row["periode"] == "2024-12" and row["methode"] == "ears" and row["alerte"] == 1
+    # changed on purpose: methode names the EARS criteria that alerted (C1, C2 and C3 side by side)
+    assert row["serie"] == "C" and row["periode"] == "2024-12" and row["methode"] == "ears_c1_c2_c3" and row["alerte"] == 1
+    assert "1 série, 1 période, 1 alerte ;" in result.stdout  # singular for one (was « 1 séries, 1 périodes »)
+    assert "1 alerte après contrôle" in result.stdout
+
+
+def test_a_short_series_where_only_c3_alerts(tmp_path):
+    """Three months each a little above a 12-month baseline: neither C1 nor C2 exceeds z(0.99) = 2.33, their C3
+    sum (0.74 + 0.74 + 1.0 = 2.48) exceeds its threshold 1.97."""
+    source, output = tmp_path / "c3.csv", tmp_path / "alertes.csv"
+    counts = [10, 12] * 6 + [13, 13, 13]
+    rows = [f"D,{2023 + m // 12}-{m % 12 + 1:02d},{c}" for m, c in enumerate(counts)]
+    source.write_text("serie,periode,effectif\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = run("--input", str(source), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    row = pl.read_csv(output).row(0, named=True)
+    assert row["periode"] == "2024-03" and row["methode"] == "ears_c3" and row["alerte"] == 1
+    assert row["score"] > 0.01 and row["p_value"] <= 0.01  # the month alone (C1, C2) would not alert
+    assert 12 < row["seuil"] < 13  # 13 alerts, 12 would not
+
+
+def test_an_output_in_a_missing_folder_is_a_usage_error_in_french(tmp_path):
+    source = write_series(tmp_path / "series.csv")
+    target = tmp_path / "absent" / "alertes.csv"
+    result = run("--input", str(source), "--output", str(target))
+    assert result.returncode == 2
+    assert "Dossier introuvable" in result.stderr and str(target.parent) in result.stderr and "alertes.csv" in result.stderr
+    assert "Traceback" not in result.stderr and not target.parent.exists()
+    result = run("--input", str(source), "--output", str(tmp_path))  # a folder, not a file
+    assert result.returncode == 2 and "pas le dossier" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_summary_uses_plurals_from_two(tmp_path):
+    source, output = write_series(tmp_path / "series.csv", spike=False), tmp_path / "alertes.csv"
+    result = run("--input", str(source), "--output", str(output), "--since", "2024-11")
+    assert result.returncode == 0, result.stderr
+    assert "2 séries, 2 périodes," in result.stdout
+    n = int(pl.read_csv(output)["alerte"].sum())
+    assert (f"{n} alertes ;" if n >= 2 else f"{n} alerte ;") in result.stdout

@@ -1,11 +1,12 @@
-"""Detection over many monthly series: Farrington when 3 years of history exist, EARS otherwise."""
+"""Detection over many monthly series: Farrington when 3 years of history exist, EARS C1/C2/C3 or the calibrated
+count test otherwise."""
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
 
-from analytics.veille.ears import BASELINE, GUARD, ears_batch, nb_short
+from analytics.veille.ears import EARS_WINDOW, ears_c123, nb_short
 from analytics.veille.farrington import B_MAX, B_MIN, design, farrington
 from analytics.veille.multiple import benjamini_hochberg
 
@@ -58,11 +59,15 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
     before the month (the reference then uses up to 7 years), the month alone and the 2-month
     accumulation combined; otherwise, with ``short``:
 
-    * "ears" (default, the textbook fall-back of the ``detect`` command): EARS C1/C2
-      (``analytics.veille.ears.ears_batch``), mean + z(1 - alpha) sd of the 7 months before (after a
-      guard band of 2 when known). Its normal p-values ignore seasonality and the discreteness and
-      overdispersion of small counts: far too small, Benjamini-Hochberg cannot control them (2-year
-      national demo without any rise: about 80 alerts a month). Kept for comparison;
+    * "ears" (default, the textbook fall-back of the ``detect`` command): EARS C1, C2 and C3 side by
+      side (``analytics.veille.ears.ears_c123``): C1 against mean + z(1 - alpha) sd of the 7 months
+      before, C2 the same after a guard band of 2 months, C3 the sum of the C2 statistics of the month
+      and of the two before, each less 1 and floored at 0, above its (1 - alpha) quantile (1.97 at
+      alpha = 0.01, the textbook 2); the month alerts when any of them does. Their normal p-values
+      ignore seasonality and the discreteness and overdispersion of small counts: far too small,
+      Benjamini-Hochberg cannot control them (a watch of the 2-year national demo without any
+      rise by EARS: 61 alerts a month with C1/C2, 220 with C3; see ``analytics.veille.ears``).
+      Kept for the command and for comparison;
     * "nb" (what the watch uses): the calibrated negative binomial test ``ears.nb_short``, the
       seasonality pooled over the series of a same ``groups`` label (series code -> label; default:
       all the series share one profile), the month alone and the 2-month accumulation combined.
@@ -72,16 +77,19 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
     * serie, periode;
     * attendu: expected count of the month;
     * seuil: the count of the month above which it alerts (for Farrington, given the count of the
-      month before, see ``farrington``), so that alerte = 1 <=> observed > seuil;
+      month before, see ``farrington``; for EARS the lowest of the criteria's, C3's given the two months
+      before, -1 when these already make C3 alarm whatever the month's count), so that alerte = 1 <=>
+      observed > seuil;
     * alerte (0/1): the per-series test at ``alpha`` (about ``alpha`` false alerts per series and
       month without an outbreak);
-    * score: P(count >= observed) for the month alone under the baseline (Farrington), normal tail
-      of the EARS statistic;
-    * methode: "farrington", "ears" or "nb";
+    * score: P(count >= observed) for the month alone under the baseline (Farrington), for EARS the
+      smaller normal tail of the C1 and C2 statistics;
+    * methode: "farrington", "nb", or for EARS the criteria that alerted: "ears_c1", "ears_c2",
+      "ears_c3", "ears_c1_c2", ..., "ears_c1_c2_c3"; "ears" when none did;
     * p_value: upper-tail p-value of the test that decides ``alerte`` (alerte = 1 <=> p_value <=
       alpha): for Farrington the combined p-value of the month alone and of the 2-month
-      accumulation, for EARS the score, for "nb" the combined p-value as Farrington's; null when the
-      history is too short for any test;
+      accumulation, for EARS the smallest of the C1, C2 and C3 p-values (``ears.c3_sf`` for C3), for
+      "nb" the combined p-value as Farrington's; null when the history is too short for any test;
     * alerte_fdr (0/1): Benjamini-Hochberg at q = 0.05 applied, month by month, across all the
       series of the output to p_value: controls the share of false alerts among the alerts of a
       month instead of the rate per series.
@@ -136,11 +144,14 @@ def detect_series(frame: pl.DataFrame, since: str | None = None, alpha: float = 
         ex, th, al, sc, pv = nb_short(grid, s_idx[e], t_idx[e], alpha, groups=labels, phase=origin % 12)
         expected[e], threshold[e], alarm[e], score[e], p_value[e] = ex, th, al, sc, pv
     elif e.size:
-        lags = np.arange(-(BASELINE + GUARD), 0)
+        lags = np.arange(-EARS_WINDOW, 1)
         cols = t_idx[e, None] + lags[None, :]
-        hist = np.where(cols >= 0, grid[s_idx[e, None], np.maximum(cols, 0)], np.nan)
-        ex, th, al, sc = ears_batch(hist, observed[e], alpha)
-        expected[e], threshold[e], alarm[e], score[e], p_value[e] = ex, th, al, sc, sc
+        window = np.where(cols >= 0, grid[s_idx[e, None], np.maximum(cols, 0)], np.nan)
+        result = ears_c123(window, alpha)
+        expected[e], threshold[e], alarm[e] = result.expected, result.threshold, result.alarm
+        score[e], p_value[e] = result.score, result.p_value
+        method = method.astype(object)
+        method[e] = result.methods()
     fdr = fdr_by_period(p_value, t_idx)
 
     order = np.lexsort((t_idx, s_idx))
