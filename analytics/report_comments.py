@@ -23,6 +23,9 @@ from sqlalchemy.engine import Engine
 from analytics import store
 
 MAX_LENGTH = 6000
+# report_comment.territory: VARCHAR(600). The longest key is a fiche F3SCT's sorted service codes, at most
+# fiche_f3sct.MAX_SERVICES = 8 of 64 characters with 7 commas: 519 (tests/test_store_schema.py pins it).
+TERRITORY_LENGTH = store.report_comment.c.territory.type.length
 PERSONAL_DATA_NOTICE = ("N'écrivez aucune donnée personnelle : ni nom, ni situation individuelle, ni date, lieu ou détail "
                         "permettant de reconnaître un agent. Le bilan est transmis à la DREAL et à la direction des "
                         "ressources humaines ; il ne décrit que des tendances collectives.")
@@ -82,8 +85,12 @@ def _check(text: str) -> str:
 
 def save_comment(publication: int, report_type: str, territory: str, year: int, text: str, author: str,
                  engine: Engine | None = None) -> ReportComment:
-    """Keep a new version of the comment; an empty text clears it. CommentRefused on personal data."""
+    """Keep a new version of the comment; an empty text clears it. CommentRefused on personal data or a territory
+    longer than the column."""
     text = _check(text)
+    if len(territory) > TERRITORY_LENGTH:  # PostgreSQL would refuse it in English, SQLite keep it: refuse it here
+        raise CommentRefused(f"Commentaire non enregistré : le territoire du rapport ({len(territory)} caractères) "
+                             f"dépasse les {TERRITORY_LENGTH} caractères prévus ; choisissez moins de services.")
     engine = engine or store.get_engine()
     now = datetime.now(timezone.utc)
     c = store.report_comment

@@ -182,3 +182,36 @@ def test_migration_0006_makes_an_alert_geo_code_unbounded_text(engine):
         assert conn.execute(sa.select(store.alert.c.geo_code).where(store.alert.c.signature == "long")).scalar_one() \
             == long_code[:255]
     store.upgrade(engine)
+
+
+def test_report_comment_territory_holds_the_largest_f3sct_group(engine):
+    """A fiche F3SCT's comment is keyed by its sorted service codes: at most MAX_SERVICES codes of 64 characters (the
+    import's limit) and their commas, which VARCHAR(600) holds (8 x 64 + 7 = 519; the demo's codes have 9 characters
+    at most). Such a key is saved and read back whole on SQLite and PostgreSQL; a longer one is refused in French."""
+    import datetime as dt
+
+    from analytics import report_comments
+    from analytics.reports.builders import comment_key
+    from analytics.reports.builders.fiche_f3sct import MAX_SERVICES
+
+    length = store.report_comment.c.territory.type.length
+    assert MAX_SERVICES * 64 + MAX_SERVICES - 1 <= length == report_comments.TERRITORY_LENGTH
+    with engine.begin() as conn:
+        number = conn.execute(sa.text(
+            "INSERT INTO publication (created_at, author, k, published_set, nomenclature_code, nomenclature_hash, "
+            "source_batches, period_min, period_max, status, cell_count, primary_count, secondary_count, audited_cells, "
+            "audit_failures, audit_summary, seconds) VALUES (:now, 't', 5, '[]', 'n', 'h', '[]', '2025-01', '2025-05', "
+            "'publiee', 0, 0, 0, 0, 0, '{}', 0.0) RETURNING id"), {"now": dt.datetime.now(dt.timezone.utc)}).scalar_one()
+    codes = [f"{'DDT-SERVICE-AU-CODE-TRES-LONG-':<60}{i:04d}" for i in range(MAX_SERVICES)]
+    assert {len(c) for c in codes} == {64}
+    territory = comment_key("fiche-f3sct", services=codes)
+    assert len(territory) == 519
+    report_comments.save_comment(number, "fiche-f3sct", territory, 2025, "Tendance collective.", "a", engine=engine)
+    found = report_comments.read_comment(number, "fiche-f3sct", territory, 2025, engine=engine)
+    assert found is not None and found.text == "Tendance collective."
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(store.report_comment.c.territory)).scalar_one() == territory
+    too_long = comment_key("fiche-f3sct", services=codes + [c.replace("DDT", "DIR") for c in codes[:2]])
+    assert len(too_long) > length
+    with pytest.raises(report_comments.CommentRefused, match="caractères prévus"):
+        report_comments.save_comment(number, "fiche-f3sct", too_long, 2025, "Texte.", "a", engine=engine)
