@@ -209,14 +209,18 @@ def chart_spec(builder, frame: pl.DataFrame, *args, **kwargs) -> dict:
         if spec is not None:
             _specs.move_to_end(key)
             return spec
-    built = builder(frame, *args, **kwargs)
     import altair as alt
 
+    from analytics.charts import SPEC_BUILDERS
+
+    fast = SPEC_BUILDERS.get(builder)
+    built = builder(frame, *args, **kwargs) if fast is None else None
     # As st.altair_chart does: no default theme (its fixed sizes), no row limit (the frames are already the
     # aggregated published cells), under Streamlit's lock since these settings are global to all threads.
     with _altair_lock, alt.data_transformers.enable("default", max_rows=None):
         with alt.theme.enable("none") if alt.theme.active == "default" else nullcontext():
-            spec = built.to_dict(validate=False)  # the builders' specs are validated by tests/test_charts.py
+            # the builders' specs are validated by tests/test_charts.py
+            spec = built.to_dict(validate=False) if fast is None else fast(frame, *args, **kwargs)
     spec = _arrow_datasets(spec)
     with _specs_lock:
         _specs[key] = spec

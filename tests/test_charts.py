@@ -292,3 +292,29 @@ def test_rendered_secret_area_is_hatched():
         return int((np.asarray(crop) < 80).all(axis=2).sum())
 
     assert dark(one("s", None)) > 5 * max(1, dark(one("publie", 10)))
+
+
+@pytest.mark.parametrize("options", [{}, {"share": True}, {"share": True, "total": 500},
+                                     {"large": True, "category_title": "Axe", "value_title": "Agents"}])
+def test_bar_chart_spec_is_the_altair_spec(options):
+    """The template path the pages use gives exactly the spec Altair builds, whatever the rows: secrets, zeros,
+    ties, no row at all, labels that look like JSON or like another row's name."""
+    import altair as alt
+
+    frames = [
+        pl.DataFrame({"libelle": ["Logement", "Santé", "Travail", "Famille", "Budget"], "valeur": [120, None, 7, 0, 7],
+                      "statut": ["publie", "s", "publie", "publie", "publie"]}),
+        pl.DataFrame({"libelle": ['{"name": "x"}', "data-1", "=SOMME(A1)"], "valeur": [3, 2, 1],
+                      "statut": ["publie"] * 3}),
+        pl.DataFrame(schema={"libelle": pl.String, "valeur": pl.Int64, "statut": pl.String}),
+    ]
+    with alt.data_transformers.enable("default", max_rows=None), alt.theme.enable("none"):
+        specs = []
+        for frame in frames:
+            expected = charts.bar_chart(frame, "libelle", "Répartition", **options).to_dict(validate=False)
+            fast = charts.bar_chart_spec(frame, "libelle", "Répartition", **options)
+            assert fast == expected
+            specs.append(fast)
+    # One template, three charts: each carries its own rows and order, not the previous chart's.
+    assert [list(s["datasets"].values())[0] for s in specs][2] == []
+    assert [row["libelle"] for row in list(specs[0]["datasets"].values())[0]][0] == "Logement"
