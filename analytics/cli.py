@@ -37,6 +37,15 @@ def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _output_file_problem(output: Path) -> str | None:
+    """Why `--output` cannot be written as a file (a folder, or a missing folder), in French; None when it can."""
+    if output.is_dir():
+        return f"--output attend un fichier, pas le dossier {output}"
+    if not output.parent.is_dir():
+        return f"Dossier introuvable pour --output : {output.parent} (créez-le ou choisissez un autre chemin pour {output.name})"
+    return None
+
+
 def _progress(fraction: float, label: str) -> None:
     _err(f"  [{int(fraction * 100):3d} %] {label}")
 
@@ -162,6 +171,10 @@ def cmd_protect(args) -> int:
     if args.k < 2:
         _err("--k doit être au moins 2")
         return EXIT_USAGE
+    output = Path(args.output)
+    if (problem := _output_file_problem(output)) is not None:  # before minutes of protection, not after
+        _err(problem)
+        return EXIT_USAGE
     try:
         published = parse_published_set(Path(args.published_set).read_text(encoding="utf-8")) if args.published_set else default_published_set()
     except (PublishedSetError, OSError) as exc:
@@ -179,8 +192,12 @@ def cmd_protect(args) -> int:
         return EXIT_REFUSED
     from analytics.exports import write_cube_csv
 
-    write_cube_csv(outcome.protected.table(), Path(args.output))
-    print(f"Cube protégé écrit dans {args.output} : {fr_int(summary['cellules_publiables'])} cellules, "
+    try:
+        write_cube_csv(outcome.protected.table(), output)
+    except OSError as exc:
+        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+        return EXIT_USAGE
+    print(f"Cube protégé écrit dans {output} : {fr_int(summary['cellules_publiables'])} cellules, "
           f"{fr_int(summary['secrets_primaires'])} secrets primaires, {fr_int(summary['secrets_secondaires'])} secondaires ; "
           f"audit réussi ({fr_int(summary['cellules_auditees'])} cellules vérifiées) en {fr_float(summary['secondes'], 1)} s.")
     return EXIT_OK
@@ -282,11 +299,8 @@ def cmd_detect(args) -> int:
         _err(f"--since attend un mois AAAA-MM, pas « {args.since} »")
         return EXIT_USAGE
     output = Path(args.output)
-    if output.is_dir():
-        _err(f"--output attend un fichier, pas le dossier {output}")
-        return EXIT_USAGE
-    if not output.parent.is_dir():  # checked before the detection: a usage error, nothing computed
-        _err(f"Dossier introuvable pour --output : {output.parent} (créez-le ou choisissez un autre chemin pour {output.name})")
+    if (problem := _output_file_problem(output)) is not None:  # checked first: a usage error, nothing computed
+        _err(problem)
         return EXIT_USAGE
     try:
         frame = read_series_csv(source)

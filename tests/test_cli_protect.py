@@ -55,3 +55,14 @@ def test_protect_refuses_a_bad_file_and_usage_errors(tmp_path):
     assert _run(tmp_path, "--input", str(tmp_path / "absent.csv"), "--output", "x.csv").returncode == 2
     assert _run(tmp_path, "--input", str(bad)).returncode == 2  # --output missing
     assert _run(tmp_path, "--k", "1", "--input", str(bad), "--output", "x.csv").returncode == 2
+
+
+def test_an_output_that_cannot_be_written_is_a_usage_error_in_french_before_any_protection(tmp_path):
+    source = _file(tmp_path, _rows())
+    target = tmp_path / "absent" / "cube.csv"
+    done = _run(tmp_path, "--input", str(source), "--output", str(target))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "Dossier introuvable" in done.stderr and str(target.parent) in done.stderr and "cube.csv" in done.stderr
+    assert "audit" not in done.stderr  # refused before the protection ran (no progress line)
+    folder = _run(tmp_path, "--input", str(source), "--output", str(tmp_path))
+    assert folder.returncode == 2 and "pas le dossier" in folder.stderr and "Traceback" not in folder.stderr
