@@ -240,9 +240,14 @@ def bar_chart_spec(frame: pl.DataFrame, category: str, title: str, share: bool =
     context `to_dict` would run in (page_parts.chart_spec: no theme, no row limit); tests/test_charts.py checks that
     both give the same spec."""
     data = _bar_data(frame, category, share, total)
+    if data.schema[category] not in (pl.String, pl.Categorical):  # Altair writes dates as ISO text: let it
+        return bar_chart(frame, category, title, share, total=total, category_title=category_title,
+                         value_title=value_title, large=large).to_dict(validate=False)
     has_secret = bool((data["statut"] != "publie").any())
+    # Altair's global settings shape the spec: part of the template's key.
     template, placeholder = _bar_template(category, title, share, has_secret, category_title, value_title, large,
-                                          tuple(data.columns), tuple(str(t) for t in data.dtypes))
+                                          tuple(data.columns), alt.theme.active,
+                                          alt.data_transformers.consolidate_datasets)
     values = data.to_dicts()
     return _with_dataset(json.loads(template), placeholder, values, data[category].to_list())
 
@@ -252,10 +257,10 @@ _PLACEHOLDER = "\x00placeholder"
 
 @lru_cache(maxsize=64)
 def _bar_template(category: str, title: str, share: bool, has_secret: bool, category_title: str, value_title: str | None,
-                  large: bool, columns: tuple, dtypes: tuple) -> tuple[str, str]:
-    """The spec (JSON) of a bar chart of this structure drawn from one placeholder row, and that row's dataset name."""
+                  large: bool, columns: tuple, _theme: str, _consolidate: bool) -> tuple[str, str]:
+    """The spec (JSON) of a bar chart of this structure drawn from one placeholder row, and that row's dataset name.
+    The columns' types do not reach the spec (every encoding names its type)."""
     row = pl.DataFrame({c: [_PLACEHOLDER if c == category else None] for c in columns})
-    row = row.with_columns(pl.col(c).cast(getattr(pl, t.split("(")[0])) for c, t in zip(columns, dtypes))
     spec = _bars(row, [_PLACEHOLDER], category, title, share, has_secret, category_title, value_title,
                  large).to_dict(validate=False)
     (name,) = spec["datasets"]

@@ -318,3 +318,20 @@ def test_bar_chart_spec_is_the_altair_spec(options):
     # One template, three charts: each carries its own rows and order, not the previous chart's.
     assert [list(s["datasets"].values())[0] for s in specs][2] == []
     assert [row["libelle"] for row in list(specs[0]["datasets"].values())[0]][0] == "Logement"
+
+
+def test_bar_chart_spec_follows_altair_settings_and_other_label_types():
+    """The template is not reused across Altair themes, and a category that is not text (a date) gets Altair's own
+    spec (ISO dates), not a template."""
+    import datetime
+
+    import altair as alt
+
+    frame = pl.DataFrame({"libelle": ["a", "b"], "valeur": [3, None], "statut": ["publie", "s"]})
+    with alt.data_transformers.enable("default", max_rows=None):
+        for theme in ("none", "default", "none"):
+            with alt.theme.enable(theme):
+                assert charts.bar_chart_spec(frame, "libelle", "T") == charts.bar_chart(frame, "libelle", "T").to_dict(validate=False)
+        dated = pl.DataFrame({"jour": [datetime.date(2025, 1, 1)], "valeur": [7], "statut": ["publie"]})
+        with alt.theme.enable("none"):
+            assert charts.bar_chart_spec(dated, "jour", "T") == charts.bar_chart(dated, "jour", "T").to_dict(validate=False)
