@@ -283,6 +283,11 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the latest Alembic revision (idempotent)."""
     from alembic import command
 
+    migrate(engine, command.upgrade, "head")
+
+
+def migrate(engine: Engine, step, revision: str) -> None:
+    """Run an Alembic command (`command.upgrade`, `command.downgrade`) to `revision` on our own connection."""
     cfg = alembic_config(engine)
     if engine.dialect.name == "sqlite":
         # Batch migrations rebuild tables by copy and drop: referencing rows must not cascade
@@ -290,13 +295,13 @@ def upgrade(engine: Engine) -> None:
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            step(cfg, revision)
             conn.commit()
             conn.exec_driver_sql("PRAGMA foreign_keys=ON")
         return
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        step(cfg, revision)
 
 
 @lru_cache(maxsize=8)

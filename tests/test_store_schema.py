@@ -167,17 +167,8 @@ def test_migration_0006_makes_an_alert_geo_code_unbounded_text(engine):
         assert conn.execute(sa.select(sa.func.count()).select_from(store.alert_qualification)).scalar_one() == 1
     assert codes == {alert["signature"]: "29,22", "long": long_code}
 
-    # with rows in alert_qualification, SQLite's table rebuild needs its foreign keys off (as store.upgrade does)
-    if engine.dialect.name == "sqlite":
-        cfg = store.alembic_config(engine)
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0005")
-            conn.commit()
-            conn.exec_driver_sql("PRAGMA foreign_keys=ON")
-    else:
-        _run_alembic(engine, command.downgrade, "0005")
+    # with rows in alert_qualification, SQLite's table rebuild needs its foreign keys off (store.migrate does)
+    store.migrate(engine, command.downgrade, "0005")
     with engine.connect() as conn:
         assert conn.execute(sa.select(store.alert.c.geo_code).where(store.alert.c.signature == "long")).scalar_one() \
             == long_code[:255]
