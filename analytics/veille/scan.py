@@ -112,6 +112,7 @@ import polars as pl
 from scipy import sparse
 
 from analytics import referentials
+from analytics.veille.detect import month_index, month_label
 
 WINDOWS = (1, 2, 3)
 UNIT_WINDOWS = (1, 2, 3, 4)  # scan_units: a rise over a season (4 months) is not cut to its last 3
@@ -367,10 +368,6 @@ def _check_month(label: str) -> str:
     return label.strip()
 
 
-def _month_label(index: int) -> str:
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
 def _clean(frame: pl.DataFrame, edges: tuple[tuple[str, str], ...]) -> pl.DataFrame:
     """zone (normalised), periode, observe of one indicator, checked (French messages)."""
     missing = [c for c in REQUIRED if c not in frame.columns]
@@ -434,10 +431,10 @@ class _Problem:
     expected: np.ndarray  # (Z, M), 0 where no row
     phi: np.ndarray  # (Z, M)
     candidates: _Candidates
-    # conditional null (``scan_counts``): reference totals of the zones, their dispersion, the prior of the shares
-    reference: np.ndarray | None = None  # (Z,)
-    reference_phi: np.ndarray | None = None  # (Z,)
-    prior: float = 0.0
+    # the conditional null: reference totals of the zones, their dispersion, the prior of the shares
+    reference: np.ndarray  # (Z,)
+    reference_phi: np.ndarray  # (Z,)
+    prior: float
 
 
 def _cluster_dispersion(problem: _Problem, A: sparse.csr_matrix, B: np.ndarray) -> np.ndarray:
@@ -472,9 +469,6 @@ def _maxima(problem: _Problem, replicates: int, seed, min_expected: float = 0.0)
     K, W, Z = A.shape[0], len(problem.windows), len(problem.zones)
     B = A @ _window_sums(problem.expected, problem.windows)  # (K, W)
     inv_phi = (1.0 / _cluster_dispersion(problem, A, B))[:, :, None]
-    conditional = problem.reference is not None
-    B3 = B[:, :, None]
-    eligible = ((B >= min_expected) & (B > 0))[:, :, None]  # B = 0 (no row in the window): C = 0 too, LLR 0
     batch = max(1, min(replicates, BATCH_CELLS // max(1, K * W)))
     maxima = np.empty(replicates)
     for start in range(0, replicates, batch):
@@ -482,12 +476,12 @@ def _maxima(problem: _Problem, replicates: int, seed, min_expected: float = 0.0)
         y = _draw(rng, problem.expected, problem.phi, n)  # (n, Z, M)
         sums = _window_sums(y, problem.windows)  # (n, Z, W)
         C = (A @ sums.transpose(1, 2, 0).reshape(Z, W * n)).reshape(K, W, n)
-        if conditional:  # the replicate's own expectations: its shares re-estimated, its monthly totals
-            totals = _draw(rng, problem.reference[:, None], problem.reference_phi[:, None], n)[:, :, 0] + problem.prior
-            shares = totals / totals.sum(axis=1, keepdims=True)  # (n, Z)
-            expected = shares[:, :, None] * y.sum(axis=1, keepdims=True)  # (n, Z, M)
-            B3 = (A @ _window_sums(expected, problem.windows).transpose(1, 2, 0).reshape(Z, W * n)).reshape(K, W, n)
-            eligible = (B3 >= min_expected) & (B3 > 0)
+        # the replicate's own expectations: its shares re-estimated, its monthly totals
+        totals = _draw(rng, problem.reference[:, None], problem.reference_phi[:, None], n)[:, :, 0] + problem.prior
+        shares = totals / totals.sum(axis=1, keepdims=True)  # (n, Z)
+        expected = shares[:, :, None] * y.sum(axis=1, keepdims=True)  # (n, Z, M)
+        B3 = (A @ _window_sums(expected, problem.windows).transpose(1, 2, 0).reshape(Z, W * n)).reshape(K, W, n)
+        eligible = (B3 >= min_expected) & (B3 > 0)  # B = 0 (no case in the window): C = 0 too, LLR 0
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = C / B3
             llr = C * np.log(ratio) - (C - B3)
@@ -593,36 +587,31 @@ def count_dispersion(reference: np.ndarray, max_poisson: float = MAX_DISPERSION,
     return CountDispersion(float(a), float(b))
 
 
-def _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_share, shape, prior, dispersion, start,
-                   end):
-    _check_shape(shape, max_zones, max_share)
+def _check_conditional(windows: Sequence[int], reference, prior) -> tuple[int, ...]:
+    """The options shared by ``scan_counts`` and ``scan_units``: the windows (checked), the reference and the prior."""
     windows = _check_windows(windows)
+    if not prior >= 0:
+        raise ValueError(f"a priori des parts invalide : {prior} (nombre ≥ 0 attendu)")
     if not isinstance(reference, int | np.integer) or reference < 2:
         raise ValueError(f"nombre de mois de référence invalide : {reference} (entier ≥ 2 attendu)")
-    edges = _edges(adjacency)
-    data = _clean(frame, edges)
-    if zones is not None:
-        extra = pl.DataFrame({"zone": [referentials.normalise_departement(str(z)) for z in zones]})
-        unknown = sorted(set(extra["zone"].to_list()) - _known_zones(edges))
-        if unknown:
-            raise ValueError(f"zone(s) inconnue(s) : {', '.join(unknown[:10])} (ni département du référentiel ni zone "
-                             "de la table d'adjacence)")
-    months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64).to_numpy()
-    last, span, first = _scanned_months(months_idx, end, start, windows, reference, after_end=True)
-    codes = sorted(set(data["zone"].to_list()) | (set(extra["zone"].to_list()) if zones is not None else set()))
-    zi = {z: i for i, z in enumerate(codes)}
-    keep = months_idx >= first
-    grid = np.zeros((len(codes), span + reference))
-    np.add.at(grid, (np.array([zi[z] for z in data["zone"].to_list()], dtype=np.int64)[keep], months_idx[keep] - first),
-              data["observe"].to_numpy()[keep])
-    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
-    structure = _structure(tuple(codes), edges, int(max_zones), shape)
-    return _conditional_problem(tuple(codes), grid, reference, months, windows, structure, max_share, prior, dispersion)
+    return windows
+
+
+def _count_grid(rows: np.ndarray, periodes: pl.Series, counts: np.ndarray, n: int, windows: tuple[int, ...],
+                reference: int, start: str | None, end: str | None, after_end: bool) -> tuple[np.ndarray, list[str]]:
+    """The (n zones, reference + scanned months) grid of counts (0 where no row) and the scanned months, oldest
+    first: row k of the data is zone ``rows[k]`` at month ``periodes[k]`` (checked YYYY-MM) with ``counts[k]``."""
+    months_idx = month_index(periodes)
+    last, span, first = _scanned_months(months_idx, end, start, windows, reference, after_end)
+    keep = (months_idx >= first) & (months_idx <= last)
+    grid = np.zeros((n, span + reference))
+    np.add.at(grid, (rows[keep], months_idx[keep] - first), counts[keep])
+    return grid, month_label(np.arange(last - span + 1, last + 1))
 
 
 def _conditional_problem(codes: tuple[str, ...], grid: np.ndarray, reference: int, months: list[str],
                          windows: tuple[int, ...], structure: _Candidates, max_share: float, prior: float,
-                         dispersion: CountDispersion | None) -> tuple[_Problem, CountDispersion]:
+                         dispersion: CountDispersion | None) -> _Problem:
     """The conditional null of ``scan_counts`` and ``scan_units``: ``grid`` (zones, reference + scanned months)."""
     ref, window = grid[:, :reference], grid[:, reference:]
     law = count_dispersion(ref) if dispersion is None else dispersion
@@ -634,7 +623,7 @@ def _conditional_problem(codes: tuple[str, ...], grid: np.ndarray, reference: in
                               out=np.ones_like(totals), where=totals > 0)
     candidates = _filtered(structure, expected.sum(axis=1), max_share)
     return _Problem(codes, months, windows, window, expected, law.phi(expected), candidates,
-                    reference=totals, reference_phi=reference_phi, prior=float(prior)), law
+                    reference=totals, reference_phi=reference_phi, prior=float(prior))
 
 
 def _scanned_months(months_idx: np.ndarray, end: str | None, start: str | None, windows, reference: int,
@@ -643,7 +632,7 @@ def _scanned_months(months_idx: np.ndarray, end: str | None, start: str | None, 
     windows plus the reference months (and, when `after_end`, a month after the announced end)."""
     last = int(months_idx.max()) if end is None else _month_index(_check_month(end))
     if after_end and int(months_idx.max()) > last:
-        raise ValueError(f"mois postérieur à la fin annoncée ({end}) : {_month_label(int(months_idx.max()))}")
+        raise ValueError(f"mois postérieur à la fin annoncée ({end}) : {month_label([months_idx.max()])[0]}")
     span = max(windows)
     first = last - span - reference + 1
     known = int(months_idx.min()) if start is None else min(int(months_idx.min()), _month_index(_check_month(start)))
@@ -683,10 +672,25 @@ def scan_counts(frame: pl.DataFrame, adjacency: pl.DataFrame | None = None, *, z
     departement_b (default: the départements of data/); ``shape``: "circulaire" or "flexible" (module notes).
     """
     _check_options(replicates, p_method)
-    if not prior >= 0:
-        raise ValueError(f"a priori des parts invalide : {prior} (nombre ≥ 0 attendu)")
-    problem, _ = _count_problem(frame, adjacency, zones, windows, reference, max_zones, max_share, shape, prior,
-                                dispersion, start, end)
+    _check_shape(shape, max_zones, max_share)
+    windows = _check_conditional(windows, reference, prior)
+    edges = _edges(adjacency)
+    data = _clean(frame, edges)
+    codes = set(data["zone"].to_list())
+    if zones is not None:
+        extra = {referentials.normalise_departement(str(z)) for z in zones}
+        unknown = sorted(extra - _known_zones(edges))
+        if unknown:
+            raise ValueError(f"zone(s) inconnue(s) : {', '.join(unknown[:10])} (ni département du référentiel ni zone "
+                             "de la table d'adjacence)")
+        codes |= extra
+    codes = tuple(sorted(codes))
+    zi = {z: i for i, z in enumerate(codes)}
+    rows = np.array([zi[z] for z in data["zone"].to_list()], dtype=np.int64)
+    grid, months = _count_grid(rows, data["periode"], data["observe"].to_numpy(), len(codes), windows, reference, start,
+                               end, after_end=True)
+    structure = _structure(codes, edges, int(max_zones), shape)
+    problem = _conditional_problem(codes, grid, reference, months, windows, structure, max_share, prior, dispersion)
     return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
 
 
@@ -742,11 +746,7 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     candidate but the single units. The returned clusters' ``zones`` are unit codes, sorted."""
     _check_options(replicates, p_method)
     _check_shape("circulaire", max_zones, max_share)
-    windows = _check_windows(windows)
-    if not prior >= 0:
-        raise ValueError(f"a priori des parts invalide : {prior} (nombre ≥ 0 attendu)")
-    if not isinstance(reference, int | np.integer) or reference < 2:
-        raise ValueError(f"nombre de mois de référence invalide : {reference} (entier ≥ 2 attendu)")
+    windows = _check_conditional(windows, reference, prior)
     missing = [c for c in ("unit", "periode", "observe") if c not in frame.columns]
     if missing:
         raise ValueError(f"colonne(s) manquante(s) : {', '.join(missing)} (colonnes attendues : unit, periode, observe)")
@@ -771,17 +771,13 @@ def scan_units(frame: pl.DataFrame, departement_of: Mapping[str, str], adjacency
     if wrong.height:
         raise ValueError(f"colonne « observe » : {wrong['observe'][0]} : effectif positif ou nul attendu")
     units = tuple(sorted(deps))
-    months_idx = data["periode"].map_elements(_month_index, return_dtype=pl.Int64).to_numpy()
-    last, span, first = _scanned_months(months_idx, end, start, windows, reference, after_end=False)
     ui = {u: i for i, u in enumerate(units)}
-    keep = (months_idx >= first) & (months_idx <= last)
-    grid = np.zeros((len(units), span + reference))
     rows = np.array([ui[u] for u in data["unit"].to_list()], dtype=np.int64)
-    np.add.at(grid, (rows[keep], months_idx[keep] - first), data["observe"].to_numpy()[keep])
-    months = [_month_label(i) for i in range(last - span + 1, last + 1)]
+    grid, months = _count_grid(rows, data["periode"], data["observe"].to_numpy(), len(units), windows, reference, start,
+                               end, after_end=False)
     labels = tuple(None if layers is None else layers.get(u) for u in units)
     if layers_only and all(label is None for label in labels):
         raise ValueError("aucune unité dans une couche : « layers_only » demande des couches (layers)")
     structure = _unit_structure(units, tuple(deps[u] for u in units), labels, edges, int(max_zones), bool(layers_only))
-    problem, _ = _conditional_problem(units, grid, reference, months, windows, structure, max_share, prior, dispersion)
+    problem = _conditional_problem(units, grid, reference, months, windows, structure, max_share, prior, dispersion)
     return _scan_problem(problem, replicates, seed, max_clusters, max_p, min_expected, p_method)
