@@ -58,6 +58,12 @@ def _kind_label(row: dict) -> str:
     return KIND_LABELS.get(row["kind"], row["kind"])
 
 
+def _departements_text(zones: str | None) -> str:
+    """The départements of a cluster: « Finistère (29), Morbihan (56) »."""
+    deps = departement_names()
+    return ", ".join(f"{deps.get(z, z)} ({z})" for z in (zones or "").split(","))
+
+
 def _period_text(row: dict) -> str:
     if row["kind"] == CLUSTER:
         return fr_period(row["debut"]) if row["debut"] == row["fin"] else f"{fr_period(row['debut'])} à {fr_period(row['fin'])}"
@@ -76,7 +82,11 @@ def _published_value(row: dict, scope: Scope) -> str:
 
 def listing(scope: Scope, sort: str = "gravite") -> pl.DataFrame:
     """Current alerts of the scope: `id` then LIST_COLUMNS (text), sorted by ``sort`` (SORTS; gravité: most severe first)."""
-    frame = register.alerts(scope)
+    return _listing(register.alerts(scope), scope, sort)
+
+
+def _listing(frame: pl.DataFrame, scope: Scope, sort: str = "gravite") -> pl.DataFrame:
+    """``listing`` of the alerts ``frame`` (rows of ``register.alerts``)."""
     schema = {"id": pl.Int64, **{c: pl.String for c in LIST_COLUMNS}}
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
@@ -174,8 +184,7 @@ def detail(alert_id: int, scope: Scope) -> AlertDetail:
         out.notes.append("Cette alerte touche une cellule couverte par le secret statistique ou non publiée : elle est "
                          "décrite sans aucun chiffre de sa période (lieu, période, indicateur et gravité seulement).")
     if row["kind"] == CLUSTER:
-        deps = departement_names()
-        out.faits.insert(1, ("Départements", ", ".join(f"{deps.get(z, z)} ({z})" for z in (row["zones"] or "").split(","))))
+        out.faits.insert(1, ("Départements", _departements_text(row["zones"])))
         if row["geo_niveau"] == "service":
             out.faits.insert(2, ("Services", ", ".join(names.get(z, z) for z in row["geo_code"].split(","))))
         return out
@@ -242,13 +251,11 @@ def cluster_table(scope: Scope) -> pl.DataFrame:
     """Current clusters: Départements, Services (those of a services cluster, empty for a cluster of whole
     départements), Indicateur, Période, Gravité, État (text only)."""
     schema = {c: pl.String for c in ("Départements", "Services", "Indicateur", "Période", "Gravité", "État")}
-    table = listing(scope)
-    clusters = table.filter(pl.col("Type").is_in([KIND_LABELS[CLUSTER], SERVICE_CLUSTER_LABEL]))
-    if clusters.height == 0:
+    frame = register.alerts(scope).filter(pl.col("kind") == CLUSTER)
+    if frame.height == 0:
         return pl.DataFrame(schema=schema)
-    frame = register.alerts(scope).select("id", "zones")
-    deps = departement_names()
-    places = {i: ", ".join(f"{deps.get(z, z)} ({z})" for z in (zones or "").split(",")) for i, zones in frame.iter_rows()}
+    clusters = _listing(frame, scope)
+    places = {i: _departements_text(zones) for i, zones in frame.select("id", "zones").iter_rows()}
     return clusters.select(
         pl.col("id").replace_strict(places, default="", return_dtype=pl.String).alias("Départements"),
         pl.when(pl.col("Type") == SERVICE_CLUSTER_LABEL).then(pl.col("Territoire").str.replace("^Grappe de services : ", ""))
