@@ -211,13 +211,10 @@ def watch_frame(fine: pl.DataFrame, published: set[tuple] | None = None, *, alph
     result = WatchResult(pl.DataFrame(schema=ALERT_SCHEMA), since, last, monthly.len(), quarterly.len(),
                          totals.height - monthly.len() - quarterly.len(), i_last - since_i + 1, alpha, q)
     detected = _detect_monthly(series.filter(pl.col("serie").is_in(monthly.implode())), first, last, since, alpha)
-
-    temporal = [_monthly_alerts(detected.filter(pl.col("serie").is_in(monthly.implode())), q),
+    temporal = [_monthly_alerts(detected, q),
                 _quarterly_alerts(series.filter(pl.col("serie").is_in(quarterly.implode())), first, last, since, alpha, q)]
     temporal = pl.concat([t for t in temporal if t.height]) if any(t.height for t in temporal) else pl.DataFrame()
-    zones = fine["departement"].cast(pl.String).unique().drop_nulls().to_list()
-    found = scan_clusters(series.filter(pl.col("geo_niveau") == "departement"), zones, _service_rows(fine), first, last,
-                          n_months, replicates, seed)
+    found = watched_clusters(fine, replicates, seed, series=series)
     clusters = raise_clusters(found, q)
     result.cluster_scans = len(found)
     alerts = [a for a in (temporal, clusters) if a.height]
@@ -435,9 +432,11 @@ def raise_clusters(found: list[Scan], q: float) -> pl.DataFrame:
                                       "attendu": pl.Float64, "seuil": pl.Float64, "p_value": pl.Float64}, orient="row")
 
 
-def watched_clusters(fine: pl.DataFrame, replicates: int = SCAN_REPLICATES, seed: int = 2013) -> list[Scan]:
-    """The watch's cluster scans of the fine rows alone (calibration and power in the bench)."""
-    series = territory_series(fine)
+def watched_clusters(fine: pl.DataFrame, replicates: int = SCAN_REPLICATES, seed: int = 2013, *,
+                     series: pl.DataFrame | None = None) -> list[Scan]:
+    """The watch's cluster scans of the fine rows (``watch_frame``; the bench runs them alone for calibration and
+    power). ``series``: the fine rows' ``territory_series`` when already built."""
+    series = territory_series(fine) if series is None else series
     departements = series.filter(pl.col("geo_niveau") == "departement")
     first, last = series["periode"].min(), series["periode"].max()
     n_months = int(month_index(pl.Series([last]))[0]) - int(month_index(pl.Series([first]))[0]) + 1
