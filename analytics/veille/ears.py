@@ -92,12 +92,7 @@ def ears_batch(history: np.ndarray, observed: np.ndarray, alpha: float = 0.01, s
     guarded = history[:, max(H - GUARD - BASELINE, 0):H - GUARD] if H >= GUARD + BASELINE else np.full((N, BASELINE), np.nan)
     recent = history[:, max(H - BASELINE, 0):]
     use_c2 = ~np.isnan(guarded).any(axis=1) if guarded.shape[1] == BASELINE else np.zeros(N, dtype=bool)
-    ref = np.where(use_c2[:, None], guarded, recent)
-    known = (~np.isnan(ref)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nanmean(np.where(known[:, None] > 0, ref, 0.0), axis=1)
-        sd = np.sqrt(np.nansum((ref - mean[:, None]) ** 2, axis=1) / np.maximum(known - 1, 1))
-    sd = np.maximum(sd, sd_floor)
+    mean, sd, known = _moments(np.where(use_c2[:, None], guarded, recent), sd_floor)
     ok = known >= 3
     threshold = mean + z * sd
     stat = (observed - mean) / sd
@@ -172,6 +167,7 @@ class EarsBatch:
 
 
 def _moments(ref: np.ndarray, sd_floor: float):
+    """Mean and sd (ddof = 1, floored at ``sd_floor``) of each row's known values, and how many are known."""
     known = (~np.isnan(ref)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.nansum(ref, axis=1) / np.maximum(known, 1)
