@@ -94,16 +94,11 @@ def test_bench_reports_the_veille_simulation_and_detection_speed():
     assert measures["veille_fpr"].goal == "≤ 1 %" and measures["veille_pod"].goal == "≥ 50 %"
 
 
-def test_bench_pages_part_times_each_page_on_the_store_in_place(tmp_path, capsys, monkeypatch):
+def test_bench_pages_part_times_each_page_on_the_store_in_place(published_copy, capsys, monkeypatch):
     """The pages part on a small published store (VIGIE_DATA_DIR holds a publication: it is the one measured)."""
     from analytics import bench
-    from analytics.publications import publish
-    from analytics.store import get_engine
-    from publication_data import frame, load
 
-    engine = get_engine()
-    load(tmp_path, engine, frame())
-    assert publish("Camille", engine=engine).ok
+    published_copy("situations")  # the session's publication, copied into this test's VIGIE_DATA_DIR
     monkeypatch.setattr(bench, "PAGES_RUNS", 2)
     assert bench.run_bench(as_json=True, parts=("pages",)) == 0
     figures = json.loads(capsys.readouterr().out)
@@ -111,7 +106,6 @@ def test_bench_pages_part_times_each_page_on_the_store_in_place(tmp_path, capsys
     for m in figures:
         assert m["unit"] == "ms" and m["value"] > 0 and m["goal"] == "< 200 ms" and m["ok"] is (m["value"] < 200)
         assert "publication n° 1 de VIGIE_DATA_DIR" in m["label"] and "FR " in m["label"]  # which data, which scopes
-
 
 
 def test_bench_reports_the_calibration_and_power_of_the_cluster_scans_the_watch_runs():
