@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from analytics import store
+from test_veille_register import _publication  # a bare publication row, as the register's tests make it
 
 EXPECTED_TABLES = set(store.metadata.tables)
 
@@ -32,14 +33,6 @@ def _head(engine: sa.Engine) -> str | None:
 def _schema_diff(engine: sa.Engine) -> list:
     with engine.connect() as conn:
         return compare_metadata(MigrationContext.configure(conn), store.metadata)
-
-
-def _run_alembic(engine: sa.Engine, fn, revision: str) -> None:
-    """Same hand-over as `store.upgrade`: Alembic runs on our connection, in one transaction."""
-    cfg = store.alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        fn(cfg, revision)
 
 
 def test_metadata_declares_the_expected_tables():
@@ -95,7 +88,7 @@ def test_schema_is_usable(engine):
 
 
 def test_downgrade_to_base_then_upgrade(engine):
-    _run_alembic(engine, command.downgrade, "base")
+    store.migrate(engine, command.downgrade, "base")
     assert _tables(engine) & EXPECTED_TABLES == set()
     assert _current_revision(engine) is None
 
@@ -139,18 +132,14 @@ def test_migration_0006_makes_an_alert_geo_code_unbounded_text(engine):
     VARCHAR(255) then fits; the downgrade cuts such a code back to 255 characters."""
     import datetime as dt
 
-    _run_alembic(engine, command.downgrade, "0005")
+    store.migrate(engine, command.downgrade, "0005")
     now = dt.datetime.now(dt.timezone.utc)
     alert = dict(signature="grappe|departement|29,22|rps|m|2025-05", kind="grappe", geo_niveau="departement",
                  geo_code="29,22", zones="29,22", dimension="rps", modalite="m", periode_niveau="mois", periode="2025-05",
                  debut="2025-04", fin="2025-05", methode="scan", observe=12.0, attendu=3.0, seuil=None, p_value=1e-4,
                  gravite="forte", secret=True, created_at=now)
+    number = _publication(engine)  # the publication table is the same at 0005
     with engine.begin() as conn:
-        number = conn.execute(sa.text(
-            "INSERT INTO publication (created_at, author, k, published_set, nomenclature_code, nomenclature_hash, "
-            "source_batches, period_min, period_max, status, cell_count, primary_count, secondary_count, audited_cells, "
-            "audit_failures, audit_summary, seconds) VALUES (:now, 't', 5, '[]', 'n', 'h', '[]', '2025-01', '2025-05', "
-            "'publiee', 0, 0, 0, 0, 0, '{}', 0.0) RETURNING id"), {"now": now}).scalar_one()
         alert_id = conn.execute(store.alert.insert().returning(store.alert.c.id), {**alert, "publication_id": number}).scalar_one()
         conn.execute(store.alert_qualification.insert(), dict(alert_id=alert_id, signature=alert["signature"],
                                                               etat="confirmee", commentaire="c", auteur="a", created_at=now))
@@ -179,20 +168,13 @@ def test_report_comment_territory_holds_the_largest_f3sct_group(engine):
     """A fiche F3SCT's comment is keyed by its sorted service codes: at most MAX_SERVICES codes of 64 characters (the
     import's limit) and their commas, which VARCHAR(600) holds (8 x 64 + 7 = 519; the demo's codes have 9 characters
     at most). Such a key is saved and read back whole on SQLite and PostgreSQL; a longer one is refused in French."""
-    import datetime as dt
-
     from analytics import report_comments
     from analytics.reports.builders import comment_key
     from analytics.reports.builders.fiche_f3sct import MAX_SERVICES
 
     length = store.report_comment.c.territory.type.length
     assert MAX_SERVICES * 64 + MAX_SERVICES - 1 <= length == report_comments.TERRITORY_LENGTH
-    with engine.begin() as conn:
-        number = conn.execute(sa.text(
-            "INSERT INTO publication (created_at, author, k, published_set, nomenclature_code, nomenclature_hash, "
-            "source_batches, period_min, period_max, status, cell_count, primary_count, secondary_count, audited_cells, "
-            "audit_failures, audit_summary, seconds) VALUES (:now, 't', 5, '[]', 'n', 'h', '[]', '2025-01', '2025-05', "
-            "'publiee', 0, 0, 0, 0, 0, '{}', 0.0) RETURNING id"), {"now": dt.datetime.now(dt.timezone.utc)}).scalar_one()
+    number = _publication(engine)
     codes = [f"{'DDT-SERVICE-AU-CODE-TRES-LONG-':<60}{i:04d}" for i in range(MAX_SERVICES)]
     assert {len(c) for c in codes} == {64}
     territory = comment_key("fiche-f3sct", services=codes)
