@@ -58,6 +58,16 @@ def _kind_label(row: dict) -> str:
     return KIND_LABELS.get(row["kind"], row["kind"])
 
 
+def _service_names() -> dict[str, str]:
+    """Service code -> name, for the services published in the publication in force."""
+    return dict(views.service_directory().select("code", "libelle").iter_rows())
+
+
+def _services_text(codes: str, names: dict[str, str]) -> str:
+    """The services of a services cluster, by name (the code of a service not published)."""
+    return ", ".join(names.get(z, z) for z in codes.split(","))
+
+
 def _departements_text(zones: str | None) -> str:
     """The départements of a cluster: « Finistère (29), Morbihan (56) »."""
     deps = departement_names()
@@ -91,7 +101,7 @@ def _listing(frame: pl.DataFrame, scope: Scope, sort: str = "gravite") -> pl.Dat
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
     labels = register.indicator_labels()
-    names = {code: name for code, name in views.service_directory().select("code", "libelle").iter_rows()}
+    names = _service_names()
     rows = []
     for r in frame.iter_rows(named=True):
         rows.append({
@@ -170,7 +180,7 @@ def detail(alert_id: int, scope: Scope) -> AlertDetail:
     except register.RegisterError as exc:
         raise QualificationRefused(str(exc)) from None
     labels = register.indicator_labels()
-    names = {code: name for code, name in views.service_directory().select("code", "libelle").iter_rows()}
+    names = _service_names()
     where = register.territory_label(row["geo_niveau"], row["geo_code"], row["kind"], names)
     indicator = labels.get((row["dimension"], row["modalite"]), row["modalite"])
     facts = [("Territoire", where), ("Indicateur", indicator), ("Période", _period_text(row)),
@@ -186,7 +196,7 @@ def detail(alert_id: int, scope: Scope) -> AlertDetail:
     if row["kind"] == CLUSTER:
         out.faits.insert(1, ("Départements", _departements_text(row["zones"])))
         if row["geo_niveau"] == "service":
-            out.faits.insert(2, ("Services", ", ".join(names.get(z, z) for z in row["geo_code"].split(","))))
+            out.faits.insert(2, ("Services", _services_text(row["geo_code"], names)))
         return out
     level = _finest_published_level(row["geo_niveau"], row["dimension"], row["periode_niveau"])
     if level is None:
@@ -255,11 +265,15 @@ def cluster_table(scope: Scope) -> pl.DataFrame:
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
     clusters = _listing(frame, scope)
-    places = {i: _departements_text(zones) for i, zones in frame.select("id", "zones").iter_rows()}
+    names = _service_names()
+    places, services = {}, {}
+    for i, level, code, zones in frame.select("id", "geo_niveau", "geo_code", "zones").iter_rows():
+        places[i] = _departements_text(zones)
+        services[i] = _services_text(code, names) if level == "service" else ""
     return clusters.select(
-        pl.col("id").replace_strict(places, default="", return_dtype=pl.String).alias("Départements"),
-        pl.when(pl.col("Type") == SERVICE_CLUSTER_LABEL).then(pl.col("Territoire").str.replace("^Grappe de services : ", ""))
-        .otherwise(pl.lit("")).alias("Services"), "Indicateur", "Période", "Gravité", "État").cast(schema)
+        pl.col("id").replace_strict(places, return_dtype=pl.String).alias("Départements"),
+        pl.col("id").replace_strict(services, return_dtype=pl.String).alias("Services"),
+        "Indicateur", "Période", "Gravité", "État").cast(schema)
 
 
 CLUSTER_WINDOWS = {
