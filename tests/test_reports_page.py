@@ -67,13 +67,13 @@ def test_the_comment_is_saved_then_in_the_report_downloaded(published_rps_copy, 
     assert text in [p.text for p in document.paragraphs if p.style.name == "Intense Quote"]
 
 
-def test_personal_data_is_refused_and_a_name_is_warned_about(published_rps_copy):
+def test_personal_data_is_refused_and_a_name_is_warned_about(published_rps):  # shared: a refusal writes nothing
     at = run_page(PAGE)
     at.text_area[0].set_value("Voir avec M. Durand, joignable au 06 12 34 56 78.").run()
     assert any("civilité" in w.value for w in at.warning)
     at.button(key="r_enregistrer").click().run()
     assert any("numéro de téléphone" in e.value for e in at.error)
-    assert report_comments.read_comment(published_rps_copy, "bilan-regional", "53", 2025) is None
+    assert report_comments.read_comment(published_rps, "bilan-regional", "53", 2025) is None
 
 
 def test_a_comment_of_an_earlier_publication_is_offered_for_the_new_one(published_rps_copy, tmp_path):
