@@ -141,6 +141,10 @@ class CubeIndex:
         self.published = cube.cells["publiable"].to_numpy() & ~secret
         self.secret = secret
         self.x = cube.x.astype(float)
+        # Service-month positions of each service and each month (the neighbourhoods of failing cells).
+        sms = cube.service_months
+        self.service, self.month = sms["service"].to_numpy(), sms["periode"].to_numpy()
+        self.of_service, self.of_month = _positions(self.service), _positions(self.month)
 
 
 class System:
@@ -278,9 +282,9 @@ class System:
         """High tables round after round on one model: each round drops the cells certified so far
         (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
         Returns (cells certified, LPs solved). `last`, when given and the last round certified nothing,
-        receives the cells left uncertified with their values in that round's witness and the published
-        cells binding it (non-zero duals): that round maximised over exactly those cells, so it is the high
-        table `high` would solve for them."""
+        receives the values of the cells left uncertified (in their order) in that round's witness and the
+        published cells binding it (non-zero duals): that round maximised over exactly those cells, so it is
+        the high table `high` would solve for them."""
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
         certified, lps = [], 0
@@ -302,8 +306,7 @@ class System:
         # MAX_ROUNDS the last solve still counted the cells it reached, and its values are stale (bounds changed).
         if last is not None and active.any() and not reached.any():
             duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
-            last.update(cells=cells[active], values=values[active],
-                        binding=self.published_rows[np.abs(duals) > TOL])
+            last.update(values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
         return np.concatenate(certified), lps
 
     def intervals(self, cells: np.ndarray, k: int, binding: dict | None = None) -> dict[int, tuple[float, float]]:
@@ -506,12 +509,11 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
             # Left below their cap even here: reported failing (a block's witnesses lie inside the
             # attacker's interval, so this is on the safe side), with the published cells binding
             # this block's last witness near each of them as the complements to try.
-            if last.get("cells") is None or not np.array_equal(last["cells"], rest):
+            if not last:  # the rounds stopped with certifications (MAX_ROUNDS): one more high table for the rest
                 held: list[int] = []
-                last = dict(cells=rest, values=system.high(rest, np.maximum(k, low[rest] + k - 1), held),
-                            binding=np.array(sorted(set(held)), dtype=np.int64))
+                last = dict(values=system.high(rest, np.maximum(k, low[rest] + k - 1), held), binding=np.array(held))
                 lps += 1
-            near = _near(index, np.unique(last["binding"]))
+            near = _near(index, np.unique(last["binding"]).astype(np.int64))
             for cell, value in zip(rest, last["values"]):
                 bounds[int(cell)] = (float(low[cell]), float(value))
                 binding[int(cell)] = near(int(cell))
@@ -626,11 +628,9 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
 def _near(index: CubeIndex, candidates: np.ndarray):
     """cell -> the candidates that share its modality (or `ensemble`) and one of its services or months."""
     cube, n_pairs = index.cube, index.n_pairs
-    sms = cube.service_months
-    service, month = sms["service"].to_numpy(), sms["periode"].to_numpy()
+    service, month, of_service, of_month = index.service, index.month, index.of_service, index.of_month
     ens = cube.pairs.index((TOTAL_CODE, TOTAL_CODE))
     by_column = cube.support[candidates].tocsc() if candidates.size else None
-    of_service, of_month = _positions(service), _positions(month)
 
     def near(cell: int) -> np.ndarray:
         if by_column is None:

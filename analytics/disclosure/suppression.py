@@ -109,11 +109,15 @@ def _group(joined: pl.DataFrame, extra: list[str] | None = None) -> list[np.ndar
     return [np.concatenate([[p], np.asarray(cs, dtype=np.int64)]) for p, cs in zip(grouped["parent_cell"], grouped["cell"])]
 
 
-def _cheapest(candidates: np.ndarray, secret: np.ndarray, values: np.ndarray, cost: np.ndarray) -> int | None:
+def _by_cost(candidates: np.ndarray, secret: np.ndarray, values: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """The candidates that can still be suppressed (published, non-zero), cheapest first (ties: lowest cell)."""
     ok = candidates[(~secret[candidates]) & (values[candidates] > 0)]
-    if ok.size == 0:
-        return None
-    return int(ok[np.lexsort((ok, cost[ok]))][0])
+    return ok[np.lexsort((ok, cost[ok]))]
+
+
+def _cheapest(candidates: np.ndarray, secret: np.ndarray, values: np.ndarray, cost: np.ndarray) -> int | None:
+    ranked = _by_cost(candidates, secret, values, cost)
+    return int(ranked[0]) if ranked.size else None
 
 
 def _cheapest_several(want: int, secret: np.ndarray, values: np.ndarray, cost: np.ndarray, sources) -> list[int]:
@@ -121,10 +125,8 @@ def _cheapest_several(want: int, secret: np.ndarray, values: np.ndarray, cost: n
     callable, so that wider sources are only computed when the narrower ones run out)."""
     chosen: list[int] = []
     for source in sources:
-        candidates = np.asarray(source(), dtype=np.int64)
-        ok = candidates[(~secret[candidates]) & (values[candidates] > 0)]
-        ok = ok[~np.isin(ok, chosen)]
-        chosen += ok[np.lexsort((ok, cost[ok]))][:want - len(chosen)].tolist()
+        ranked = _by_cost(np.asarray(source(), dtype=np.int64), secret, values, cost)
+        chosen += ranked[~np.isin(ranked, chosen)][:want - len(chosen)].tolist()
         if len(chosen) >= want:
             break
     return chosen
