@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
 from functools import lru_cache
 
 import altair as alt
@@ -240,16 +239,16 @@ def bar_chart_spec(frame: pl.DataFrame, category: str, title: str, share: bool =
     context `to_dict` would run in (page_parts.chart_spec: no theme, no row limit); tests/test_charts.py checks that
     both give the same spec."""
     data = _bar_data(frame, category, share, total)
-    if data.schema[category] not in (pl.String, pl.Categorical):  # Altair writes dates as ISO text: let it
-        return bar_chart(frame, category, title, share, total=total, category_title=category_title,
-                         value_title=value_title, large=large).to_dict(validate=False)
     has_secret = bool((data["statut"] != "publie").any())
+    order = data[category].to_list()
+    if data.schema[category] not in (pl.String, pl.Categorical):  # Altair writes dates as ISO text: let it
+        return _bars(data, order, category, title, share, has_secret, category_title, value_title,
+                     large).to_dict(validate=False)
     # Altair's global settings shape the spec: part of the template's key.
     template, placeholder = _bar_template(category, title, share, has_secret, category_title, value_title, large,
                                           tuple(data.columns), alt.theme.active,
                                           alt.data_transformers.consolidate_datasets)
-    values = data.to_dicts()
-    return _with_dataset(json.loads(template), placeholder, values, data[category].to_list())
+    return _with_dataset(template, placeholder, data.to_dicts(), order)
 
 
 _PLACEHOLDER = "\x00placeholder"
@@ -257,18 +256,20 @@ _PLACEHOLDER = "\x00placeholder"
 
 @lru_cache(maxsize=64)
 def _bar_template(category: str, title: str, share: bool, has_secret: bool, category_title: str, value_title: str | None,
-                  large: bool, columns: tuple, _theme: str, _consolidate: bool) -> tuple[str, str]:
-    """The spec (JSON) of a bar chart of this structure drawn from one placeholder row, and that row's dataset name.
-    The columns' types do not reach the spec (every encoding names its type)."""
+                  large: bool, columns: tuple, _theme: str, _consolidate: bool) -> tuple[dict, str]:
+    """The spec of a bar chart of this structure drawn from one placeholder row, and that row's dataset name.
+    The columns' types do not reach the spec (every encoding names its type). Shared: read only (`_with_dataset`
+    copies every dict and list it returns)."""
     row = pl.DataFrame({c: [_PLACEHOLDER if c == category else None] for c in columns})
     spec = _bars(row, [_PLACEHOLDER], category, title, share, has_secret, category_title, value_title,
                  large).to_dict(validate=False)
     (name,) = spec["datasets"]
-    return json.dumps(spec), name
+    return spec, name
 
 
 def _with_dataset(spec, placeholder: str, values: list[dict], order: list):
-    """The template's placeholder dataset and sort order replaced by the real ones (names as Altair gives them)."""
+    """A copy of the template with its placeholder dataset and sort order replaced by the real ones (names as Altair
+    gives them); the template itself is left untouched."""
     from altair.vegalite.v6.api import _dataset_name
 
     name = _dataset_name(values)
