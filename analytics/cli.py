@@ -46,6 +46,16 @@ def _output_file_problem(output: Path) -> str | None:
     return None
 
 
+def _written(output: Path, write) -> bool:
+    """`write(output)`; False, with a French message, when the file cannot be written."""
+    try:
+        write(output)
+    except OSError as exc:
+        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+        return False
+    return True
+
+
 def _progress(fraction: float, label: str) -> None:
     _err(f"  [{int(fraction * 100):3d} %] {label}")
 
@@ -192,10 +202,7 @@ def cmd_protect(args) -> int:
         return EXIT_REFUSED
     from analytics.exports import write_cube_csv
 
-    try:
-        write_cube_csv(outcome.protected.table(), output)
-    except OSError as exc:
-        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+    if not _written(output, lambda path: write_cube_csv(outcome.protected.table(), path)):
         return EXIT_USAGE
     print(f"Cube protégé écrit dans {output} : {fr_int(summary['cellules_publiables'])} cellules, "
           f"{fr_int(summary['secrets_primaires'])} secrets primaires, {fr_int(summary['secrets_secondaires'])} secondaires ; "
@@ -308,10 +315,8 @@ def cmd_detect(args) -> int:
         _err(f"Fichier refusé : {exc}")
         return EXIT_REFUSED
     alerts = detect_series(frame, since=args.since, alpha=args.alpha)
-    try:  # p_value: the test's; alerte_fdr: Benjamini-Hochberg per month
-        alerts.select(OUTPUT_COLUMNS).write_csv(output)
-    except OSError as exc:
-        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+    # p_value: the test's; alerte_fdr: Benjamini-Hochberg per month
+    if not _written(output, alerts.select(OUTPUT_COLUMNS).write_csv):
         return EXIT_USAGE
     n_series = alerts["serie"].n_unique()
     n_periods = alerts["periode"].n_unique()
@@ -344,11 +349,7 @@ def cmd_report(args) -> int:
         _err(f"Rapport refusé : {exc}")
         return EXIT_REFUSED
     output = Path(args.output)
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_bytes(data)
-    except OSError as exc:
-        _err(f"Écriture impossible de {output} : {exc.strerror or exc}")
+    if not _written(output, lambda path: (path.parent.mkdir(parents=True, exist_ok=True), path.write_bytes(data))):
         return EXIT_REFUSED
     print(f"Rapport écrit dans {output} ({fr_int(len(data) // 1024)} Kio).")
     return EXIT_OK
