@@ -15,7 +15,8 @@ scope = user_scope(user)
 publication_caption(publication)
 st.caption(board.summary(scope))
 
-listing = board.listing(scope)
+# The sort control below sets `v_tri` before the rerun: the list is read once, already in its order.
+listing = board.listing(scope, st.session_state.get("v_tri") or "gravite")
 if listing.height == 0:
     st.info(f"Aucune alerte en cours pour votre périmètre ({scope.describe()}).")
     st.stop()
@@ -30,8 +31,7 @@ if severity.height:
 
 # --------------------------------------------------------------------------- list
 st.subheader("Alertes en cours")
-sort = st.segmented_control("Trier par", list(board.SORTS), format_func=board.SORTS.get, default="gravite", key="v_tri")
-listing = board.listing(scope, sort or "gravite")
+st.segmented_control("Trier par", list(board.SORTS), format_func=board.SORTS.get, default="gravite", key="v_tri")
 table = listing.drop("id")
 st.dataframe(table, hide_index=True, width="stretch")
 data_view(table, "veille-alertes", "Alertes en cours")
