@@ -185,14 +185,8 @@ def copy_store(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def store_fingerprint(data_dir: Path) -> tuple[str, int]:
-    """SHA-256 of the store file and the size of its WAL: any commit into the store changes one or the other."""
-    wal = data_dir / f"{STORE_FILE}-wal"
-    return hashlib.sha256((data_dir / STORE_FILE).read_bytes()).hexdigest(), wal.stat().st_size if wal.exists() else 0
-
-
 def content_fingerprint(url: str) -> str:
-    """SHA-256 of every row of every table of the store at `url` (a server database has no file to hash)."""
+    """SHA-256 of every row of every table of the store at `url`, SQLite or PostgreSQL: any commit changes it."""
     engine = store.make_engine(url)
     digest = hashlib.sha256()
     try:
@@ -226,19 +220,16 @@ class _Published:
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
         self._factory = tmp_path_factory
-        self._built: dict[str, tuple[str, int, object]] = {}  # variant -> (url, publication number, fingerprint)
+        self._built: dict[str, tuple[str, int, str]] = {}  # variant -> (url, publication number, content_fingerprint)
 
     def _publish(self, variant: str) -> tuple[str, int]:
         """Publish the variant into a new store; returns its URL and the publication number."""
         raise NotImplementedError
 
-    def _fingerprint(self, url: str) -> object:
-        raise NotImplementedError
-
-    def _get(self, variant: str) -> tuple[str, int, object]:
+    def _get(self, variant: str) -> tuple[str, int, str]:
         if variant not in self._built:
             url, number = self._publish(variant)
-            self._built[variant] = url, number, self._fingerprint(url)
+            self._built[variant] = url, number, content_fingerprint(url)
         return self._built[variant]
 
     def url(self, variant: str) -> str:
@@ -250,7 +241,7 @@ class _Published:
 
     def assert_unchanged(self, variant: str) -> None:
         url, _, fingerprint = self._get(variant)
-        assert self._fingerprint(url) == fingerprint, (
+        assert content_fingerprint(url) == fingerprint, (
             f"a test wrote into the shared published store « {variant} »: it needs its own copy")
 
 
@@ -264,12 +255,7 @@ class PublishedStores(_Published):
     def _publish(self, variant: str) -> tuple[str, int]:
         folder = self._factory.mktemp(f"published-{variant}")
         number = publish_store(folder, self._factory.mktemp(f"published-{variant}-files"), *VARIANTS[variant]())
-        with closing(sqlite3.connect(folder / STORE_FILE)) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the file: the fingerprint sees a commit
         return f"sqlite:///{folder / STORE_FILE}", number
-
-    def _fingerprint(self, url: str) -> tuple[str, int]:
-        return store_fingerprint(_sqlite_folder(url))
 
     def folder(self, variant: str) -> Path:
         """The variant's data folder, shared: only for tests that never write into the store."""
@@ -342,9 +328,6 @@ class PublishedDatabases(_Published):
         finally:
             engine.dispose()
         return url, number
-
-    def _fingerprint(self, url: str) -> str:
-        return content_fingerprint(url)
 
     def copy_url(self, variant: str, target: Path | None = None) -> str:
         """A new database copied from the variant's (nobody may be connected to that one meanwhile), for a test that
