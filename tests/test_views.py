@@ -39,9 +39,14 @@ def ensemble(cells: pl.DataFrame, geo_code: str, periode: str) -> pl.DataFrame:
 # --------------------------------------------------------------------------- only protected values
 
 
-def test_every_value_is_the_protected_cube_and_secrets_are_only_s(shared):
+@pytest.fixture(scope="module")
+def expected() -> pl.DataFrame:
+    """The reference: DATA protected directly by analytics.disclosure, computed once for both backends."""
+    return expected_cube(DATA)
+
+
+def test_every_value_is_the_protected_cube_and_secrets_are_only_s(shared, expected):
     cells = published_cells(engine=shared)
-    expected = expected_cube(DATA)
     assert cells.columns == views.VIEW_COLUMNS
     assert dict(cells.schema)["valeur"] == pl.Int64
     assert set(cells["statut"].unique()) == {"publie", "s"}
