@@ -178,8 +178,7 @@ def postgres_url() -> Iterator[str]:
         admin_url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         _wait_until_ready(admin_url)
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{TEST_DB_NAME}"'))
+        create_database(admin, TEST_DB_NAME)
         admin.dispose()
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/{TEST_DB_NAME}"
     finally:
