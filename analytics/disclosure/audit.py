@@ -278,21 +278,23 @@ class System:
         return self._values(h, rows)
 
     def high_rounds(self, cells: np.ndarray, caps: np.ndarray, min_gain: float,
-                    last: dict | None = None) -> tuple[np.ndarray, int]:
+                    last: dict | None = None) -> tuple[np.ndarray, int, np.ndarray]:
         """High tables round after round on one model: each round drops the cells certified so far
         (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
-        Returns (cells certified, LPs solved). `last`, when given and the last round certified nothing,
-        receives the values of the cells left uncertified (in their order) in that round's witness and the
-        published cells binding it (non-zero duals): that round maximised over exactly those cells, so it is
-        the high table `high` would solve for them."""
+        Returns (cells certified, LPs solved, each cell's highest value over the rounds' witnesses).
+        `last`, when given and the last round certified nothing, receives the cells left uncertified, their
+        values in that round's witness and the published cells binding it (non-zero duals): that round
+        maximised over exactly those cells, so it is the high table `high` would solve for them."""
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
+        best = np.full(cells.size, -INF)
         certified, lps = [], 0
         for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
             h.run()
             _check(h, "table témoin haute")
             lps += 1
             values = self._values(h, rows)
+            best = np.maximum(best, values)
             reached = active & (values >= caps - TOL)
             before = int(active.sum())
             certified.append(cells[reached])
@@ -306,8 +308,8 @@ class System:
         # MAX_ROUNDS the last solve still counted the cells it reached, and its values are stale (bounds changed).
         if last is not None and active.any() and not reached.any():
             duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
-            last.update(values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
-        return np.concatenate(certified), lps
+            last.update(cells=cells[active], values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
+        return np.concatenate(certified), lps, best
 
     def intervals(self, cells: np.ndarray, k: int, binding: dict | None = None) -> dict[int, tuple[float, float]]:
         """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule.
@@ -460,16 +462,19 @@ _job_state: dict = {}
 
 def _witness_rounds(system: System, cells: np.ndarray, low: np.ndarray, k: int, min_gain: float,
                     last: dict | None = None) -> tuple[np.ndarray, int]:
-    """Low table, then high tables round after round; returns (cells certified, LPs solved).
-    A low of 1 or less already gives the smallest cap (k) and the rule's weakest demand: such cells
-    are left out of the low table, which is skipped when none is left."""
-    lps = 0
-    lowering = cells[low[cells] > 1 + TOL]
-    if lowering.size:
+    """High tables round after round, capped by the lows known so far; then a low table, only for the
+    cells some witness lifted to k or more but not to their cap: for the others a lower low changes
+    nothing (below k the rule fails whatever the low; at the cap they are proven). Returns (cells
+    certified, LPs solved). Solving the low first, for every cell, took a fifth of the audit."""
+    done, lps, best = system.high_rounds(cells, np.maximum(k, low[cells] + k - 1), min_gain, last)
+    hopeful = ~np.isin(cells, done) & (best >= k - TOL) & (low[cells] > 1 + TOL)
+    if hopeful.any():
+        lowering = cells[hopeful]
         low[lowering] = np.minimum(low[lowering], system.low(lowering))
         lps += 1
-    done, rounds = system.high_rounds(cells, np.maximum(k, low[cells] + k - 1), min_gain, last)
-    return done, lps + rounds
+        proven = lowering[best[hopeful] >= np.maximum(k, low[lowering] + k - 1) - TOL]
+        done = np.concatenate([done, proven])
+    return done, lps
 
 
 def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, dict, dict]:
@@ -511,12 +516,14 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
             # this block's last witness near each of them as the complements to try.
             if not last:  # the rounds stopped with certifications (MAX_ROUNDS): one more high table for the rest
                 held: list[int] = []
-                last = dict(values=system.high(rest, np.maximum(k, low[rest] + k - 1), held), binding=np.array(held))
+                last = dict(cells=rest, values=system.high(rest, np.maximum(k, low[rest] + k - 1), held),
+                            binding=np.array(held))
                 lps += 1
             near = _near(index, np.unique(last["binding"]).astype(np.int64))
-            for cell, value in zip(rest, last["values"]):
-                bounds[int(cell)] = (float(low[cell]), float(value))
-                binding[int(cell)] = near(int(cell))
+            for cell, value in zip(last["cells"], last["values"]):
+                if remaining[cell]:  # not proven by the low table that followed the rounds
+                    bounds[int(cell)] = (float(low[cell]), float(value))
+                    binding[int(cell)] = near(int(cell))
     done = np.concatenate(certified) if certified else np.zeros(0, dtype=np.int64)
     keys = np.fromiter(lowered, dtype=np.int64, count=len(lowered))
     return done, keys, np.array([lowered[int(c)] for c in keys], dtype=float), lps, bounds, binding

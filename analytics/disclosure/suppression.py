@@ -200,6 +200,10 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
     same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
     neighbours = Neighbours(cube, publishable)
+    # National cells are the figures users look at first, and the LP duals of a hidden cell's witness
+    # often name only national months (they pin every month's sum): a cell's first complements are
+    # looked for below the nation; a cell that still fails after that may take national ones.
+    national = cube.cells["geo_niveau"].to_numpy() == "national"
     result = audit(cube, secret, k, progress=progress)
     audits = [result.phase_seconds]
     previous, stalled = np.zeros(0, dtype=np.int64), 0
@@ -218,14 +222,17 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             # The published cells whose equations hold the cell's maximum down (LP duals) first.
             binding = result.binding.get(cell, np.zeros(0, dtype=np.int64))
             want = int(failed_before[cell]) + 1  # a cell failing round after round gets more complements each round
+            if want == 1 and not national[cell]:
+                binding = binding[~national[binding]]
             helping = binding[freed[binding] & (served[binding] < SHARED_COMPLEMENT)] if binding.size else binding
             if helping.size and want == 1:  # a complement picked this round already loosens it: let the next audit say
                 served[helping[0]] += 1
                 continue
+            below = (lambda found: found[~national[found]]) if want == 1 and not national[cell] else (lambda found: found)
             picks = _cheapest_several(want, secret, values, cost, (
                 lambda: binding,
-                lambda: np.unique(np.concatenate([eqs[i] for i in member_of[cell]])) if cell in member_of else neighbours.of(cell),
-                lambda: neighbours.of(cell),
+                lambda: below(np.unique(np.concatenate([eqs[i] for i in member_of[cell]])) if cell in member_of else neighbours.of(cell)),
+                lambda: below(neighbours.of(cell)),
                 lambda: same_pair[pair_of[cell]],  # everything around is secret already: the modality's other cells
             ))
             secret[picks] = freed[picks] = True
