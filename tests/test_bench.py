@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import polars as pl
+import pytest
 
 from analytics.bench import bench_file
 
@@ -57,6 +58,8 @@ def test_bench_published_sets_compares_every_candidate(capsys):
         kept = figures[f"published_set_{name}_kept"]["value"]
         levels = [figures[f"published_set_{name}_kept_{g} × {p}"]["value"] for g, p in VIEWED_LEVELS]
         assert all(0 <= share <= 1 for share in levels) and min(levels) <= kept <= max(levels)
+        # the mean that chooses the default weighs every viewed level alike, whatever its number of cells
+        assert figures[f"published_set_{name}_kept_mean"]["value"] == pytest.approx(sum(levels) / len(levels))
         assert figures[f"published_set_{name}_audit_ok"]["ok"] is True
         assert f"« {name} »" in figures[f"published_set_{name}_kept"]["label"]
         assert "région 06" in figures[f"published_set_{name}_seconds"]["label"]
