@@ -12,9 +12,10 @@ The audit proves the rule cell by cell, without one LP per cell over the whole s
 y that satisfies everything the attacker knows lies inside his interval: L <= y_c <= U. So two
 such tables, a low one and a high one, prove the rule for c when high_c >= k and
 high_c - low_c >= k - 1.
-- A low table minimises the sum of the small cells; a high table maximises
-  sum(min(y_c, cap_c)) with cap_c = max(k, low_c + k - 1), proving many cells at once; each round
-  goes after the cells the previous ones could not reach.
+- A high table maximises sum(min(y_c, cap_c)) with cap_c = max(k, low_c + k - 1), low_c the lowest
+  value seen for c so far (its true value at first), proving many cells at once; each round goes
+  after the cells the previous ones could not reach. A low table, minimising the sum of small cells,
+  is solved afterwards only for the cells a witness lifted to k but not to their cap.
 - These LPs run on blocks (some service-months x some modalities) with every other fine cell
   held at its true value: a table feasible in a block is feasible in the whole system, so its
   proofs hold. Blocks go from small to large: each région, then the nation, in three tiers of
@@ -264,27 +265,14 @@ class System:
         y = np.asarray(h.getSolution().col_value)[:self.cols.size]
         return self.outside[rows] + self.support[rows] @ y
 
-    def high(self, cells: np.ndarray, caps: np.ndarray, binding: list | None = None) -> np.ndarray:
-        """Maximise sum(min(y_c, cap_c)) over tables feasible here; the values of `cells` in it.
-
-        `binding` receives the published cells whose equations hold the optimum down (non-zero
-        duals): suppressing some of them is what can free the cells left below their cap."""
-        h, rows = self._high_model(cells, caps)
-        h.run()
-        _check(h, "table témoin haute")
-        if binding is not None:
-            duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
-            binding.extend(self.published_rows[np.abs(duals) > TOL].tolist())
-        return self._values(h, rows)
-
     def high_rounds(self, cells: np.ndarray, caps: np.ndarray, min_gain: float,
                     last: dict | None = None) -> tuple[np.ndarray, int, np.ndarray]:
         """High tables round after round on one model: each round drops the cells certified so far
         (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
         Returns (cells certified, LPs solved, each cell's highest value over the rounds' witnesses).
-        `last`, when given and the last round certified nothing, receives the cells left uncertified, their
-        values in that round's witness and the published cells binding it (non-zero duals): that round
-        maximised over exactly those cells, so it is the high table `high` would solve for them."""
+        `last`, when given and cells are left uncertified, receives them, their values in a witness that
+        maximised over exactly them and the published cells binding it (non-zero duals): the last round
+        when it certified nothing, else one more solve on the same model (warm)."""
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
         best = np.full(cells.size, -INF)
@@ -304,9 +292,18 @@ class System:
                 break
             dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
             h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
-        # Only when the last solve certified nothing: it then maximised over exactly the cells left. After
-        # MAX_ROUNDS the last solve still counted the cells it reached, and its values are stale (bounds changed).
-        if last is not None and active.any() and not reached.any():
+        if last is not None and active.any():
+            if reached.any():  # stopped on a small gain or after MAX_ROUNDS: one more solve over exactly the cells left
+                dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
+                h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
+                h.run()
+                _check(h, "table témoin haute")
+                lps += 1
+                values = self._values(h, rows)
+                best = np.maximum(best, values)
+                reached = active & (values >= caps - TOL)
+                certified.append(cells[reached])
+                active &= ~reached
             duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
             last.update(cells=cells[active], values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
         return np.concatenate(certified), lps, best
@@ -514,11 +511,6 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
             # Left below their cap even here: reported failing (a block's witnesses lie inside the
             # attacker's interval, so this is on the safe side), with the published cells binding
             # this block's last witness near each of them as the complements to try.
-            if not last:  # the rounds stopped with certifications (MAX_ROUNDS): one more high table for the rest
-                held: list[int] = []
-                last = dict(cells=rest, values=system.high(rest, np.maximum(k, low[rest] + k - 1), held),
-                            binding=np.array(held))
-                lps += 1
             near = _near(index, np.unique(last["binding"]).astype(np.int64))
             for cell, value in zip(last["cells"], last["values"]):
                 if remaining[cell]:  # not proven by the low table that followed the rounds
