@@ -275,35 +275,36 @@ class System:
         when it certified nothing, else one more solve on the same model (warm)."""
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
+        reached = np.zeros(cells.size, dtype=bool)
         best = np.full(cells.size, -INF)
         certified, lps = [], 0
-        for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
+
+        def solve_round() -> np.ndarray:
+            """Drop the cells the last round certified (term bounded to 0), solve on from the last basis,
+            certify the cells at their cap; the values of the cells in this round's witness."""
+            nonlocal lps, best, reached
+            if reached.any():
+                dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
+                h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
             h.run()
             _check(h, "table témoin haute")
             lps += 1
             values = self._values(h, rows)
             best = np.maximum(best, values)
             reached = active & (values >= caps - TOL)
-            before = int(active.sum())
             certified.append(cells[reached])
-            active &= ~reached
+            active[reached] = False
+            return values
+
+        for _ in range(MAX_ROUNDS):  # each round's witness certifies cells the previous ones could not
+            before = int(active.sum())
+            values = solve_round()
             # A round that certifies little means the block has given what it can: later blocks are wider.
             if not active.any() or reached.sum() < max(1, min_gain * before):
                 break
-            dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
-            h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
         if last is not None and active.any():
             if reached.any():  # stopped on a small gain or after MAX_ROUNDS: one more solve over exactly the cells left
-                dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
-                h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
-                h.run()
-                _check(h, "table témoin haute")
-                lps += 1
-                values = self._values(h, rows)
-                best = np.maximum(best, values)
-                reached = active & (values >= caps - TOL)
-                certified.append(cells[reached])
-                active &= ~reached
+                values = solve_round()
             duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
             last.update(cells=cells[active], values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
         return np.concatenate(certified), lps, best
