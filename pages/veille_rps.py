@@ -15,14 +15,15 @@ scope = user_scope(user)
 publication_caption(publication)
 st.caption(board.summary(scope))
 
-# The sort control below sets `v_tri` before the rerun: the list is read once, already in its order.
-listing = board.listing(scope, st.session_state.get("v_tri") or "gravite")
+# The sort control below sets `v_tri` before the rerun: the alerts are read once, the list already in its order.
+current = board.overview(scope, st.session_state.get("v_tri") or "gravite")
+listing = current.listing
 if listing.height == 0:
     st.info(f"Aucune alerte en cours pour votre périmètre ({scope.describe()}).")
     st.stop()
 
 # --------------------------------------------------------------------------- map
-severity = board.departement_severity(scope)
+severity = current.severity
 if severity.height:
     st.altair_chart(figures.severity_map(severity),
                     alt="Carte des départements colorés selon la gravité de l'alerte la plus forte qui les concerne")
@@ -36,7 +37,7 @@ table = listing.drop("id")
 st.dataframe(table, hide_index=True, width="stretch")
 data_view(table, "veille-alertes", "Alertes en cours")
 
-clusters = board.cluster_table(scope)
+clusters = current.clusters
 if clusters.height:
     heading, explanation = board.cluster_heading(clusters)
     st.subheader(heading)

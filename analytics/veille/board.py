@@ -29,7 +29,7 @@ from analytics.veille.watch import CLUSTER
 from analytics.views import STATUT_PUBLIE, Scope
 
 __all__ = ["COMMENT_HELP", "STATES", "QualificationRefused", "can_qualify", "summary", "listing", "detail",
-           "departement_severity", "cluster_table", "qualify", "history", "SORTS"]
+           "overview", "cluster_table", "qualify", "history", "SORTS"]
 
 STATES = register.STATES
 QUALIFYING_ROLES = ("regional", "national")  # the CTSS and the national pôle (admin passes every check)
@@ -232,9 +232,24 @@ def series_table(series: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- map and clusters
 
 
-def departement_severity(scope: Scope) -> pl.DataFrame:
-    """Most severe current alert touching each département: geo_code, geo_libelle, gravite (label). No figure."""
+@dataclass
+class Overview:
+    """What the Veille page shows of the current alerts: the list, the map's severities, the clusters."""
+    listing: pl.DataFrame
+    severity: pl.DataFrame
+    clusters: pl.DataFrame
+
+
+def overview(scope: Scope, sort: str = "gravite") -> Overview:
+    """``listing``, the départements' severity and ``cluster_table`` from one read of the register (a page rerun
+    read it once for each)."""
     frame = register.alerts(scope)
+    return Overview(_listing(frame, scope, sort), _departement_severity(frame), _cluster_table(frame, scope))
+
+
+def _departement_severity(frame: pl.DataFrame) -> pl.DataFrame:
+    """Most severe alert of ``frame`` (rows of ``register.alerts``) touching each département: geo_code,
+    geo_libelle, gravite (label). No figure."""
     schema = {"geo_code": pl.String, "geo_libelle": pl.String, "gravite": pl.String}
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
@@ -260,8 +275,13 @@ def departement_severity(scope: Scope) -> pl.DataFrame:
 def cluster_table(scope: Scope) -> pl.DataFrame:
     """Current clusters: Départements, Services (those of a services cluster, empty for a cluster of whole
     départements), Indicateur, Période, Gravité, État (text only)."""
+    return _cluster_table(register.alerts(scope), scope)
+
+
+def _cluster_table(frame: pl.DataFrame, scope: Scope) -> pl.DataFrame:
+    """``cluster_table`` of the alerts ``frame`` (rows of ``register.alerts``)."""
     schema = {c: pl.String for c in ("Départements", "Services", "Indicateur", "Période", "Gravité", "État")}
-    frame = register.alerts(scope).filter(pl.col("kind") == CLUSTER)
+    frame = frame.filter(pl.col("kind") == CLUSTER)
     if frame.height == 0:
         return pl.DataFrame(schema=schema)
     clusters = _listing(frame, scope)
