@@ -222,13 +222,13 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
             # The published cells whose equations hold the cell's maximum down (LP duals) first.
             binding = result.binding.get(cell, np.zeros(0, dtype=np.int64))
             want = int(failed_before[cell]) + 1  # a cell failing round after round gets more complements each round
-            if want == 1 and not national[cell]:
-                binding = binding[~national[binding]]
+            # a cell's first round keeps to cells below the nation (its own level aside), whatever the source
+            below = (lambda found: found[~national[found]]) if want == 1 and not national[cell] else (lambda found: found)
+            binding = below(binding)
             helping = binding[freed[binding] & (served[binding] < SHARED_COMPLEMENT)] if binding.size else binding
             if helping.size and want == 1:  # a complement picked this round already loosens it: let the next audit say
                 served[helping[0]] += 1
                 continue
-            below = (lambda found: found[~national[found]]) if want == 1 and not national[cell] else (lambda found: found)
             picks = _cheapest_several(want, secret, values, cost, (
                 lambda: binding,
                 lambda: below(np.unique(np.concatenate([eqs[i] for i in member_of[cell]])) if cell in member_of else neighbours.of(cell)),
