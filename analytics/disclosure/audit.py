@@ -13,9 +13,10 @@ y that satisfies everything the attacker knows lies inside his interval: L <= y_
 such tables, a low one and a high one, prove the rule for c when high_c >= k and
 high_c - low_c >= k - 1.
 - A high table maximises sum(min(y_c, cap_c)) with cap_c = max(k, low_c + k - 1), low_c the lowest
-  value seen for c so far (its true value at first), proving many cells at once; each round goes
-  after the cells the previous ones could not reach. A low table, minimising the sum of small cells,
-  is solved afterwards only for the cells a witness lifted to k but not to their cap.
+  value seen for c so far (its true value at first, then its value in any witness: the compensations
+  of other cells' rises push many down), proving many cells at once; each round goes after the cells
+  the previous ones could not reach. A low table, minimising the sum of small cells, is solved
+  afterwards only for the cells a witness lifted to k but not to their cap.
 - These LPs run on blocks (some service-months x some modalities) with every other fine cell
   held at its true value: a table feasible in a block is feasible in the whole system, so its
   proofs hold. Blocks go from small to large: each région, then the nation, in three tiers of
@@ -265,14 +266,21 @@ class System:
         y = np.asarray(h.getSolution().col_value)[:self.cols.size]
         return self.outside[rows] + self.support[rows] @ y
 
-    def high_rounds(self, cells: np.ndarray, caps: np.ndarray, min_gain: float,
-                    last: dict | None = None) -> tuple[np.ndarray, int, np.ndarray]:
+    def high_rounds(self, cells: np.ndarray, lows: np.ndarray, k: int, min_gain: float,
+                    last: dict | None = None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
         """High tables round after round on one model: each round drops the cells certified so far
         (their term bounded to 0), so HiGHS goes on from the last basis instead of solving anew.
-        Returns (cells certified, LPs solved, each cell's highest value over the rounds' witnesses).
+
+        A cell is certified once some witness holds it at its cap max(k, low + k - 1), `low` being the
+        lowest value seen for it: `lows` at first, then any lower value in a round's witness (the
+        compensations of other cells' rises push many down), the caps of the cells left lowered to
+        match between rounds. Returns (cells certified, LPs solved, each cell's highest and lowest values
+        over the witnesses).
         `last`, when given and cells are left uncertified, receives them, their values in a witness that
         maximised over exactly them and the published cells binding it (non-zero duals): the last round
         when it certified nothing, else one more solve on the same model (warm)."""
+        lowest = np.asarray(lows, dtype=float).copy()
+        caps = np.maximum(k, lowest + k - 1)
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
         reached = np.zeros(cells.size, dtype=bool)
@@ -280,18 +288,25 @@ class System:
         certified, lps = [], 0
 
         def solve_round() -> np.ndarray:
-            """Drop the cells the last round certified (term bounded to 0), solve on from the last basis,
-            certify the cells at their cap; the values of the cells in this round's witness."""
-            nonlocal lps, best, reached
+            """Drop the cells the last round certified (term bounded to 0), lower the caps a lower value
+            allows, solve on from the last basis, certify the cells at their cap; the values of the cells
+            in this round's witness."""
+            nonlocal lps, reached, caps
             if reached.any():
                 dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
                 h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
+            lowered = active & (np.maximum(k, lowest + k - 1) < caps - TOL)
+            if lowered.any():
+                caps = np.where(lowered, np.maximum(k, lowest + k - 1), caps)
+                moved = np.flatnonzero(lowered)
+                h.changeColsBounds(moved.size, (moved + self.cols.size).astype(np.int32), np.zeros(moved.size), caps[moved])
             h.run()
             _check(h, "table témoin haute")
             lps += 1
             values = self._values(h, rows)
-            best = np.maximum(best, values)
-            reached = active & (values >= caps - TOL)
+            np.maximum(best, values, out=best)
+            np.minimum(lowest, values, out=lowest)
+            reached = active & (best >= np.maximum(k, lowest + k - 1) - TOL)
             certified.append(cells[reached])
             active[reached] = False
             return values
@@ -307,7 +322,7 @@ class System:
                 values = solve_round()
             duals = np.asarray(h.getSolution().row_dual)[:self.published_rows.size]
             last.update(cells=cells[active], values=values[active], binding=self.published_rows[np.abs(duals) > TOL])
-        return np.concatenate(certified), lps, best
+        return np.concatenate(certified), lps, best, lowest
 
     def intervals(self, cells: np.ndarray, k: int, binding: dict | None = None) -> dict[int, tuple[float, float]]:
         """[L, U] of each cell over this system, warm-started; L is skipped when U alone proves the rule.
@@ -460,11 +475,13 @@ _job_state: dict = {}
 
 def _witness_rounds(system: System, cells: np.ndarray, low: np.ndarray, k: int, min_gain: float,
                     last: dict | None = None) -> tuple[np.ndarray, int]:
-    """High tables round after round, capped by the lows known so far; then a low table, only for the
-    cells some witness lifted to k or more but not to their cap: for the others a lower low changes
-    nothing (below k the rule fails whatever the low; at the cap they are proven). Returns (cells
-    certified, LPs solved). Solving the low first, for every cell, took a fifth of the audit."""
-    done, lps, best = system.high_rounds(cells, np.maximum(k, low[cells] + k - 1), min_gain, last)
+    """High tables round after round, capped by the lows known so far and by any lower value the
+    rounds' witnesses show; then a low table, only for the cells some witness lifted to k or more but
+    not to their cap: for the others a lower low changes nothing (below k the rule fails whatever the
+    low; at the cap they are proven). Returns (cells certified, LPs solved). Solving the low first, for
+    every cell, took a fifth of the audit."""
+    done, lps, best, lowest = system.high_rounds(cells, low[cells], k, min_gain, last)
+    low[cells] = np.minimum(low[cells], lowest)
     hopeful = ~np.isin(cells, done) & (best >= k - TOL) & (low[cells] > 1 + TOL)
     if hopeful.any():
         lowering = cells[hopeful]
