@@ -101,10 +101,16 @@ def cells_to_protect(cube: Cube, secret: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero((values >= 1) & (values <= k - 1) & ~published)
 
 
-def _solver() -> highspy.Highs:
+def _solver(interior: bool = False) -> highspy.Highs:
+    """A quiet single-threaded HiGHS. `interior`: the first solve by interior point with crossover
+    (a vertex and its basis, so later solves still warm-start): on the « ensemble + partitions »
+    blocks, highly degenerate, the dual simplex took five times longer; elsewhere it is the faster."""
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
+    if interior:
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "on")
     return h
 
 
@@ -156,9 +162,9 @@ class System:
     become equations (or, for secrets, `>= 1`) on the block's share of them.
     """
 
-    def __init__(self, index: CubeIndex, sms: np.ndarray, block: np.ndarray):
+    def __init__(self, index: CubeIndex, sms: np.ndarray, block: np.ndarray, interior: bool = False):
         n_pairs = index.n_pairs
-        self.index = index
+        self.index, self.interior = index, interior
         self.sms = np.asarray(sms, dtype=np.int64)
         self.block = np.asarray(sorted(block), dtype=np.int64)
         self.cols = (self.sms[:, None] * n_pairs + self.block[None, :]).ravel()
@@ -237,7 +243,7 @@ class System:
         """A feasible table pushing `cells` down (minimum of their sum); their values in it."""
         rows = self.local_rows(cells)
         S_c = self.support[rows]
-        h = _solver()
+        h = _solver(self.interior)
         _pass(h, self.matrix, self.row_lo, self.row_up, self.col_lo, self.col_up, np.asarray(S_c.sum(axis=0)).ravel(), False)
         h.run()
         _check(h, "table témoin basse")
@@ -254,7 +260,7 @@ class System:
             sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
             sp.hstack([-S_c, sp.identity(m)]),
         ])
-        h = _solver()
+        h = _solver(self.interior)
         _pass(h, matrix,
               np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
               np.concatenate([self.col_lo, np.zeros(m)]), np.concatenate([self.col_up, caps]),
@@ -302,6 +308,7 @@ class System:
                 h.changeColsBounds(moved.size, (moved + self.cols.size).astype(np.int32), np.zeros(moved.size), caps[moved])
             h.run()
             _check(h, "table témoin haute")
+            h.setOptionValue("solver", "simplex")  # the next rounds go on from this basis
             lps += 1
             values = self._values(h, rows)
             np.maximum(best, values, out=best)
@@ -413,7 +420,7 @@ def home_blocks(cube: Cube) -> dict[int, list[int]]:
     return home
 
 
-Block = tuple[np.ndarray, list[int]]  # (service-months, modalities)
+Block = tuple[np.ndarray, list[int]]  # (service-months, modalities[, cells it is home to, min gain, interior first])
 
 
 def phases(cube: Cube) -> list[list[list[tuple]]]:
@@ -424,7 +431,7 @@ def phases(cube: Cube) -> list[list[list[tuple]]]:
        modality with its pivot): narrow LPs whose rounds run to the end; most small cells are
        hidden service-months, freed by swaps between months and services.
     2. Each région alone, partitions whole, then tiers 2 and 3 (`ensemble` moving too): one job
-       per région.
+       per région. Tier 3 starts by interior point (`_solver`).
     3. The nation for each quarter, tier 1 (région-months move within a quarter).
     National blocks stay narrow: an LP over every service and many modalities is slow, and what
     only wide moves protect is settled at home (`home_jobs`) and by suppression.
@@ -450,7 +457,8 @@ def phases(cube: Cube) -> list[list[list[tuple]]]:
         in_year = year == y
         by_year += [[(np.flatnonzero(in_year), block, None, 0.0)] for block in narrow]
         regions = [np.flatnonzero(in_year & (region == r)) for r in np.unique(region[in_year])]
-        regional += [[(r, block) for block in (*wide, *second, *third)] for r in regions]
+        regional += [[*((r, block) for block in (*wide, *second)), *((r, block, None, None, True) for block in third)]
+                     for r in regions]
         quarters = [np.flatnonzero(in_year & (quarter == q)) for q in np.unique(quarter[in_year])]
         by_quarter += [[(q, block) for q in quarters] for block in first]
     return [by_year, regional, by_quarter]
@@ -504,10 +512,10 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
     hot = _job_state.get("hot")
     certified, lowered, lps, bounds, binding = [], {}, 0, {}, {}
     for sms, block, *options in job:
-        only, gain = (*options, None, None)[:2]
+        only, gain, interior = (*options, None, None, False)[:3]
         if hot is not None and not hot[(np.asarray(sms)[:, None] * index.n_pairs + np.asarray(block)[None, :]).ravel()].any():
             continue  # no cell left to prove sums any fine cell of this block: building its LP is wasted
-        system = System(index, sms, np.asarray(block))
+        system = System(index, sms, np.asarray(block), interior)
         cells = system.touching[remaining[system.touching]]
         if only is not None:  # a home block: just the cells whose home it is
             cells = cells[np.isin(cells, only)]
