@@ -616,11 +616,11 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
         binding.update(job_binding)
     timing["rattachement"], clock = time.perf_counter() - clock, time.perf_counter()
     # A tier-2 block holds the other modalities: a cell of a service whose pivots are zero cannot
-    # move there, though its whole département (every modality) lets it. Ask there, then in the région.
+    # move there, though its whole département (every modality) lets it. Ask there, then in the région
+    # with another one (the région alone proved nothing the pair did not: measured on the national year).
     # Wide blocks cost seconds each: only for the few failures of the repair rounds (on a first audit
     # nearly every failure is real, and needs a complement anyway).
-    for level, label, most in (("departement", "département entier", UNIT_CELLS), ("region", "région entière", UNIT_CELLS // 4),
-                               ("pair", "région et une autre", UNIT_CELLS // 4)):
+    for level, label, most in (("departement", "département entier", UNIT_CELLS), ("pair", "région et une autre", UNIT_CELLS // 4)):
         failing = np.array(sorted(c for c, (lo, up) in bounds.items() if not _rule_holds(lo, up, k)), dtype=np.int64)
         jobs = whole_unit_jobs(cube, failing, level) if failing.size <= most else []
         for done, _, _, count, job_bounds, job_binding in _in_workers(jobs, workers, index=index, remaining=remaining,
@@ -714,9 +714,9 @@ def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tupl
     modality of the unit for the year, the cells as the block's own (rounds to the end, then the
     binding cells of what is left). Units wider than UNIT_COLUMNS fine cells are left to `_widen`.
 
-    `level="pair"`: a région with the largest other région that keeps the block within UNIT_COLUMNS.
-    A région with one service and a few active months (Mayotte) has its months pinned by the national
-    months; only another région's months can swap with them."""
+    `level="pair"`: a région with the largest other région that keeps the block within UNIT_COLUMNS, or
+    alone when none does. A région with one service and a few active months (Mayotte) has its months
+    pinned by the national months; only another région's months can swap with them."""
     n_pairs, sms = len(cube.pairs), cube.service_months
     year = sms["periode"].str.slice(0, 4).to_numpy()
     unit = sms["region" if level == "pair" else level].to_numpy()
@@ -732,10 +732,9 @@ def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tupl
         if level == "pair":
             sizes = {r: int(((year == in_year) & (unit == r)).sum()) for r in np.unique(unit) if r != in_unit}
             fitting = [r for r, n in sizes.items() if (n + chosen.size) * n_pairs <= UNIT_COLUMNS]
-            if not fitting:
-                continue
-            partner = max(fitting, key=lambda r: (sizes[r], r))
-            chosen = np.flatnonzero((year == in_year) & np.isin(unit, [in_unit, partner]))
+            if fitting:
+                partner = max(fitting, key=lambda r: (sizes[r], r))
+                chosen = np.flatnonzero((year == in_year) & np.isin(unit, [in_unit, partner]))
         if chosen.size * n_pairs <= UNIT_COLUMNS:
             jobs.append([(chosen, list(range(n_pairs)), np.array(group, dtype=np.int64))])
     return jobs
