@@ -54,7 +54,8 @@ UNIT_COLUMNS = 20_000  # a département or région for the year, every modality,
 UNIT_CELLS = 2_000  # and when no more cells than this fail in their home block (a quarter of it for régions)
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
 PHASE_NAMES = ("nation par modalité", "régions", "nation par trimestre")  # the steps of `phases`
-PARALLEL_FROM = 2_000  # cells to audit below which worker processes cost more than they save
+PARALLEL_COLUMNS = 100_000  # fine cells in a phase's blocks below which worker processes cost more than they save
+WIDE_BLOCK = 10_000  # unless one block is this wide (its LP takes seconds)
 
 
 def _silence_banner() -> None:
@@ -556,11 +557,13 @@ def _hot(cube: Cube, remaining: np.ndarray) -> np.ndarray:
 
 
 def _in_workers(jobs: list[list[Block]], workers: int, **state) -> list:
-    """Run the jobs, in forked worker processes when there are several (they read `state` as the
-    parent left it: fork shares it without copying)."""
+    """Run the jobs, in forked worker processes when there are several and enough work in them (they
+    read `state` as the parent left it: fork shares it without copying). Work is counted in fine cells,
+    not in cells to prove: a repair audit's last few cells still ask for whole régions, seconds each."""
     _job_state.update(state)
     try:
-        if workers <= 1 or len(jobs) <= 1:
+        columns = [len(block[0]) * len(block[1]) for job in jobs for block in job]
+        if workers <= 1 or len(jobs) <= 1 or (sum(columns) < PARALLEL_COLUMNS and max(columns) < WIDE_BLOCK):
             return [_run_job(job) for job in jobs]
         import multiprocessing
 
@@ -587,7 +590,7 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
     low = values.astype(float).copy()  # the true table is a low witness for every cell
     lps = 0
     if workers is None:
-        workers = default_workers() if unknowns.size >= PARALLEL_FROM else 1
+        workers = default_workers()
     steps = phases(cube)
     timing: dict[str, float] = {}
     clock = time.perf_counter()
