@@ -420,6 +420,29 @@ def test_no_national_secondary_for_a_hidden_multiple_cell(tmp_path):
     assert _national_secondaries(cube, p.secret, p.primary) == []
 
 
+def test_first_complements_are_looked_for_below_the_nation(tmp_path):
+    """Four services over three months, national months and service and région years published. The
+    repair's LP duals for the failing hidden cells name a national month as the cheapest binding cell
+    (found by a search over random tables: the repair without its first round below the nation
+    suppresses one national cell here); two finer complements protect as well, and national figures
+    are the ones users read first."""
+    months = ["2025-01", "2025-02", "2025-03"]
+    by_service = {  # (ensemble, sante) per month
+        "S0-29": [(2, 0), (6, 1), (2, 0)], "S1-976": [(1, 1), (0, 0), (0, 0)],
+        "S2-75": [(0, 0), (1, 1), (2, 0)], "S3-35": [(2, 0), (2, 2), (2, 0)],
+    }
+    rows = [row for service, cells in by_service.items() for month, (ens, sante) in zip(months, cells)
+            for row in service_month(month, service, ens, problematique={"sante": sante})]
+    published = ("- {geo: national, periode: [mois]}\n- {geo: region, periode: [annee]}\n"
+                 "- {geo: service, periode: [annee]}\n")
+    cube = _cube(tmp_path, rows, {s: s.split("-")[1] for s in by_service}, published, partitions={}, multiple=("sante",),
+                 independent=())
+    p = protect(cube, K)
+    assert p.audit.ok and violations(cube, p.secret, K) == []
+    assert p.secondary.any()  # complements were needed…
+    assert _national_secondaries(cube, p.secret, p.primary) == []  # …and none of them is a national figure
+
+
 # --------------------------------------------------------------------------- few and small: no needless complement
 
 
