@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import highspy
 import numpy as np
@@ -102,6 +103,12 @@ def cells_to_protect(cube: Cube, secret: np.ndarray, k: int) -> np.ndarray:
     return np.flatnonzero((values >= 1) & (values <= k - 1) & ~published)
 
 
+def _cap(low, k: int):
+    """The value a witness must lift a cell to, its lowest known value being `low`: the rule asks
+    U >= k and U - L >= k - 1."""
+    return np.maximum(k, low + k - 1)
+
+
 def _solver(interior: bool = False) -> highspy.Highs:
     """A quiet single-threaded HiGHS. `interior`: the first solve by interior point with crossover
     (a vertex and its basis, so later solves still warm-start): on the « ensemble + partitions »
@@ -168,7 +175,7 @@ class System:
         self.index, self.interior = index, interior
         self.sms = np.asarray(sms, dtype=np.int64)
         self.block = np.asarray(sorted(block), dtype=np.int64)
-        self.cols = (self.sms[:, None] * n_pairs + self.block[None, :]).ravel()
+        self.cols = _fine_cells(self.sms, self.block, n_pairs)
         S = index.support_csc[:, self.cols].tocsr()
         self.touching = np.flatnonzero(np.diff(S.indptr) > 0)  # cells whose value the block can move
         S = S[self.touching]
@@ -287,7 +294,7 @@ class System:
         maximised over exactly them and the published cells binding it (non-zero duals): the last round
         when it certified nothing, else one more solve on the same model (warm)."""
         lowest = np.asarray(lows, dtype=float).copy()
-        caps = np.maximum(k, lowest + k - 1)
+        caps = _cap(lowest, k)
         h, rows = self._high_model(cells, caps)
         active = np.ones(cells.size, dtype=bool)
         reached = np.zeros(cells.size, dtype=bool)
@@ -302,19 +309,20 @@ class System:
             if reached.any():
                 dropped = (np.flatnonzero(reached) + self.cols.size).astype(np.int32)
                 h.changeColsBounds(dropped.size, dropped, np.zeros(dropped.size), np.zeros(dropped.size))
-            lowered = active & (np.maximum(k, lowest + k - 1) < caps - TOL)
+            lowered = active & (_cap(lowest, k) < caps - TOL)
             if lowered.any():
-                caps = np.where(lowered, np.maximum(k, lowest + k - 1), caps)
+                caps = np.where(lowered, _cap(lowest, k), caps)
                 moved = np.flatnonzero(lowered)
                 h.changeColsBounds(moved.size, (moved + self.cols.size).astype(np.int32), np.zeros(moved.size), caps[moved])
             h.run()
             _check(h, "table témoin haute")
-            h.setOptionValue("solver", "simplex")  # the next rounds go on from this basis
+            if self.interior:
+                h.setOptionValue("solver", "simplex")  # the next rounds go on from this basis
             lps += 1
             values = self._values(h, rows)
             np.maximum(best, values, out=best)
             np.minimum(lowest, values, out=lowest)
-            reached = active & (best >= np.maximum(k, lowest + k - 1) - TOL)
+            reached = active & (best >= _cap(lowest, k) - TOL)
             certified.append(cells[reached])
             active[reached] = False
             return values
@@ -421,7 +429,22 @@ def home_blocks(cube: Cube) -> dict[int, list[int]]:
     return home
 
 
-Block = tuple[np.ndarray, list[int]]  # (service-months, modalities[, cells it is home to, min gain, interior first])
+def _fine_cells(sms: np.ndarray, modalities, n_pairs: int) -> np.ndarray:
+    """Fine-cell ids of some service-months x some modalities."""
+    return (np.asarray(sms, dtype=np.int64)[:, None] * n_pairs + np.asarray(modalities, dtype=np.int64)[None, :]).ravel()
+
+
+class Block(NamedTuple):
+    """Some service-months x some modalities to certify in (`home_jobs` and `whole_unit_jobs` give plain
+    (sms, modalities, home_to) tuples: `Block(*t)`)."""
+    sms: np.ndarray
+    modalities: list[int]
+    home_to: np.ndarray | None = None  # a home block: only these cells, rounds to the end, intervals of the rest
+    min_gain: float | None = None  # the rounds' stopping gain when not the default for the block's width
+    interior: bool = False  # first solve by interior point (`_solver`)
+
+    def fine_cells(self, n_pairs: int) -> np.ndarray:
+        return _fine_cells(self.sms, self.modalities, n_pairs)
 
 
 def phases(cube: Cube) -> list[list[list[tuple]]]:
@@ -456,12 +479,12 @@ def phases(cube: Cube) -> list[list[list[tuple]]]:
     by_year, regional, by_quarter = [], [], []
     for y in np.unique(year):
         in_year = year == y
-        by_year += [[(np.flatnonzero(in_year), block, None, 0.0)] for block in narrow]
+        by_year += [[Block(np.flatnonzero(in_year), block, min_gain=0.0)] for block in narrow]
         regions = [np.flatnonzero(in_year & (region == r)) for r in np.unique(region[in_year])]
-        regional += [[*((r, block) for block in (*wide, *second)), *((r, block, None, None, True) for block in third)]
+        regional += [[*(Block(r, block) for block in (*wide, *second)), *(Block(r, block, interior=True) for block in third)]
                      for r in regions]
         quarters = [np.flatnonzero(in_year & (quarter == q)) for q in np.unique(quarter[in_year])]
-        by_quarter += [[(q, block) for q in quarters] for block in first]
+        by_quarter += [[Block(q, block) for q in quarters] for block in first]
     return [by_year, regional, by_quarter]
 
 
@@ -496,7 +519,7 @@ def _witness_rounds(system: System, cells: np.ndarray, low: np.ndarray, k: int, 
         lowering = cells[hopeful]
         low[lowering] = np.minimum(low[lowering], system.low(lowering))
         lps += 1
-        proven = lowering[best[hopeful] >= np.maximum(k, low[lowering] + k - 1) - TOL]
+        proven = lowering[best[hopeful] >= _cap(low[lowering], k) - TOL]
         done = np.concatenate([done, proven])
     return done, lps
 
@@ -512,9 +535,8 @@ def _run_job(job: list[Block]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
     remaining, low = remaining.copy(), low.copy()
     hot = _job_state.get("hot")
     certified, lowered, lps, bounds, binding = [], {}, 0, {}, {}
-    for sms, block, *options in job:
-        only, gain, interior = (*options, None, None, False)[:3]
-        if hot is not None and not hot[(np.asarray(sms)[:, None] * index.n_pairs + np.asarray(block)[None, :]).ravel()].any():
+    for sms, block, only, gain, interior in (Block(*b) for b in job):
+        if hot is not None and not hot[_fine_cells(sms, block, index.n_pairs)].any():
             continue  # no cell left to prove sums any fine cell of this block: building its LP is wasted
         system = System(index, sms, np.asarray(block), interior)
         cells = system.touching[remaining[system.touching]]
@@ -562,7 +584,7 @@ def _in_workers(jobs: list[list[Block]], workers: int, **state) -> list:
     not in cells to prove: a repair audit's last few cells still ask for whole régions, seconds each."""
     _job_state.update(state)
     try:
-        columns = [len(block[0]) * len(block[1]) for job in jobs for block in job]
+        columns = [len(sms) * len(modalities) for job in jobs for sms, modalities, *_ in job]
         if workers <= 1 or len(jobs) <= 1 or (sum(columns) < PARALLEL_COLUMNS and max(columns) < WIDE_BLOCK):
             return [_run_job(job) for job in jobs]
         import multiprocessing
@@ -599,8 +621,7 @@ def audit(cube: Cube, secret: np.ndarray, k: int, certified: np.ndarray | None =
             break
         progress(step / (len(steps) + 1), f"audit : {fr_int(int(remaining.sum()))} cellules à prouver, étape {step + 1} sur {len(steps) + 1}")
         hot = _hot(cube, remaining)
-        jobs = [job for job in jobs if any(hot[(np.asarray(b[0])[:, None] * index.n_pairs + np.asarray(b[1])[None, :]).ravel()].any()
-                                           for b in job)]
+        jobs = [job for job in jobs if any(hot[b.fine_cells(index.n_pairs)].any() for b in job)]
         for done, keys, lows, count, _, _ in _in_workers(jobs, workers, index=index, remaining=remaining, low=low, k=k,
                                                           hot=hot):
             remaining[done] = False
