@@ -123,7 +123,9 @@ def _solver(interior: bool = False) -> highspy.Highs:
 
 
 def _pass(h: highspy.Highs, matrix, row_lo, row_up, col_lo, col_up, cost, maximise: bool) -> None:
-    matrix = sp.csc_matrix(matrix, dtype=float)
+    """Hand the LP to HiGHS; a CSR matrix goes row-wise as it is (HiGHS transposes it faster than scipy)."""
+    if not sp.isspmatrix_csr(matrix):
+        matrix = sp.csc_matrix(matrix)
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = matrix.shape[1], matrix.shape[0]
     lp.col_cost_ = np.asarray(cost, dtype=float)
@@ -131,12 +133,39 @@ def _pass(h: highspy.Highs, matrix, row_lo, row_up, col_lo, col_up, cost, maximi
     lp.col_upper_ = np.asarray(col_up, dtype=float)
     lp.row_lower_ = np.asarray(row_lo, dtype=float)
     lp.row_upper_ = np.asarray(row_up, dtype=float)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise if sp.isspmatrix_csr(matrix) else highspy.MatrixFormat.kColwise
     lp.a_matrix_.start_ = matrix.indptr
     lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
+    lp.a_matrix_.value_ = np.asarray(matrix.data, dtype=float)
     lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
     h.passModel(lp)
+
+
+def _stack_rows(*parts) -> sp.csr_matrix:
+    """CSR matrices of the same width, one under the other, without scipy's checks (thousands of
+    small blocks: sp.vstack and sp.hstack cost more than their LPs)."""
+    width = parts[0].shape[1]
+    starts, offset = [np.zeros(1, dtype=np.int64)], 0
+    for part in parts:
+        starts.append(part.indptr[1:].astype(np.int64) + offset)
+        offset += part.indptr[-1]
+    return sp.csr_matrix((np.concatenate([p.data for p in parts]).astype(float),
+                          np.concatenate([p.indices for p in parts]).astype(np.int32), np.concatenate(starts)),
+                         shape=(sum(p.shape[0] for p in parts), width))
+
+
+def _repeat(pattern: sp.csr_matrix, times: int) -> sp.csr_matrix:
+    """kron(I_times, pattern): the pattern's rows for each service-month in turn, each on its own columns."""
+    width, nnz = pattern.shape[1], pattern.nnz
+    shift = np.arange(times, dtype=np.int64)[:, None]
+    indptr = (pattern.indptr[:-1][None, :] + nnz * shift).ravel()
+    return sp.csr_matrix((np.tile(pattern.data.astype(float), times), (pattern.indices[None, :] + width * shift).ravel(),
+                          np.append(indptr, nnz * times)), shape=(pattern.shape[0] * times, width * times))
+
+
+def _widened(matrix: sp.csr_matrix, width: int) -> sp.csr_matrix:
+    """The same rows with empty columns appended up to `width`."""
+    return sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr), shape=(matrix.shape[0], width))
 
 
 def _check(h: highspy.Highs, what: str) -> None:
@@ -161,6 +190,10 @@ class CubeIndex:
         sms = cube.service_months
         self.service, self.month = sms["service"].to_numpy(), sms["periode"].to_numpy()
         self.of_service, self.of_month = _positions(self.service), _positions(self.month)
+        # Each dimension present in the data with its modalities' positions among the pairs.
+        positions = _positions(np.array([d for d, _ in cube.pairs]))
+        self.members = [(dim, positions[dim.code].tolist()) for dim in cube.nomenclature.dimensions.values()
+                        if dim.code in positions]
 
 
 class System:
@@ -176,9 +209,10 @@ class System:
         self.sms = np.asarray(sms, dtype=np.int64)
         self.block = np.asarray(sorted(block), dtype=np.int64)
         self.cols = _fine_cells(self.sms, self.block, n_pairs)
-        S = index.support_csc[:, self.cols].tocsr()
-        self.touching = np.flatnonzero(np.diff(S.indptr) > 0)  # cells whose value the block can move
-        S = S[self.touching]
+        by_column = index.support_csc[:, self.cols]
+        self.touching = np.unique(by_column.indices)  # cells whose value the block can move
+        S = sp.csc_matrix((by_column.data, np.searchsorted(self.touching, by_column.indices), by_column.indptr),
+                          shape=(self.touching.size, self.cols.size)).tocsr()
         self.support = S
         xb = index.x[self.cols]
         share = S @ xb  # the block's part of each touching cell
@@ -196,10 +230,9 @@ class System:
         rows.append(struct)
         lo.append(s_lo)
         up.append(s_up)
-        self.matrix = sp.vstack(rows, format="csr")
+        self.matrix = _stack_rows(*rows)
         self.row_lo, self.row_up = np.concatenate(lo), np.concatenate(up)
         self.col_lo, self.col_up = col_lo, col_up
-        self.position = {int(c): i for i, c in enumerate(self.touching)}
 
     def _structure(self, col_lo, col_up):
         index, cube = self.index, self.index.cube
@@ -212,10 +245,7 @@ class System:
         local = {int(p): i for i, p in enumerate(self.block)}
         width = len(self.block)
         rows, lo, up = [], [], []
-        for dim in cube.nomenclature.dimensions.values():
-            members = [i for i, (d, _) in enumerate(pairs) if d == dim.code]
-            if not members:  # dimension absent from the data
-                continue
+        for dim, members in index.members:
             inside = [m for m in members if in_block[m]]
             if dim.relation == "partition" and (inside or in_block[ens]):
                 # Members outside the block keep their true value: they move to the right-hand side.
@@ -239,13 +269,11 @@ class System:
                         col_lo[local[ens]::width] = np.maximum(col_lo[local[ens]::width], x[:, m])
         if not rows:
             return sp.csr_matrix((0, self.cols.size)), np.zeros(0), np.zeros(0)
-        pattern = sp.csr_matrix(np.array(rows))
-        # one row per (service-month, relation): kron(I_sm, pattern) with rows ordered sm-major
-        matrix = sp.kron(sp.identity(n_sm, format="csr"), pattern, format="csr")
-        return matrix, np.column_stack(lo).ravel(), np.column_stack(up).ravel()
+        return _repeat(sp.csr_matrix(np.array(rows)), n_sm), np.column_stack(lo).ravel(), np.column_stack(up).ravel()
 
     def local_rows(self, cells: np.ndarray) -> np.ndarray:
-        return np.array([self.position[int(c)] for c in cells], dtype=np.int64)
+        """The rows of `cells` (cells touching the block) in `support`."""
+        return np.searchsorted(self.touching, np.asarray(cells, dtype=np.int64))
 
     def low(self, cells: np.ndarray) -> np.ndarray:
         """A feasible table pushing `cells` down (minimum of their sum); their values in it."""
@@ -264,10 +292,15 @@ class System:
         rows = self.local_rows(cells)
         S_c = self.support[rows]
         m, n = cells.size, self.cols.size
-        matrix = sp.vstack([
-            sp.hstack([self.matrix, sp.csr_matrix((self.matrix.shape[0], m))]),
-            sp.hstack([-S_c, sp.identity(m)]),
-        ])
+        # one row per cell: -S_c y, then its own term t_c
+        indptr = S_c.indptr + np.arange(m + 1)
+        own = indptr[1:] - 1
+        data, indices = np.ones(S_c.nnz + m), np.empty(S_c.nnz + m, dtype=np.int32)
+        rest = np.ones(S_c.nnz + m, dtype=bool)
+        rest[own] = False
+        data[rest], indices[rest], indices[own] = -S_c.data, S_c.indices, n + np.arange(m)
+        terms = sp.csr_matrix((data, indices, indptr), shape=(m, n + m))
+        matrix = _stack_rows(_widened(self.matrix, n + m), terms)
         h = _solver(self.interior)
         _pass(h, matrix,
               np.concatenate([self.row_lo, np.full(m, -INF)]), np.concatenate([self.row_up, self.outside[rows]]),
