@@ -759,15 +759,18 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
     region = sms["region"].to_numpy()
     home = home_blocks(cube)
     groups: dict[tuple, list[int]] = {}
-    for cell in cells:
-        fine = cube.fine_cells(cell)
-        cell_sms = np.unique(fine // n_pairs)
-        quarters, regions = np.unique(quarter[cell_sms]), np.unique(region[cell_sms])
-        if quarters.size == 1:
-            key = (None, None, quarters[0])
-        else:
-            key = (year[cell_sms[0]], regions[0] if regions.size == 1 else None, None)
-        groups.setdefault((*key, tuple(home[int(fine[0] % n_pairs)])), []).append(int(cell))
+    if cells.size:
+        # each cell's first service-month, and whether its service-months share one quarter, one région
+        rows = cube.support[cells]
+        first_fine = rows.indices[rows.indptr[:-1]]
+        quarter_id, region_id = np.unique(quarter, return_inverse=True)[1], np.unique(region, return_inverse=True)[1]
+        sm_of = rows.indices // n_pairs
+        one_quarter = np.minimum.reduceat(quarter_id[sm_of], rows.indptr[:-1]) == np.maximum.reduceat(quarter_id[sm_of], rows.indptr[:-1])
+        one_region = np.minimum.reduceat(region_id[sm_of], rows.indptr[:-1]) == np.maximum.reduceat(region_id[sm_of], rows.indptr[:-1])
+        for cell, fine, in_one_quarter, in_one_region in zip(cells.tolist(), first_fine.tolist(), one_quarter, one_region):
+            sm = fine // n_pairs
+            key = (None, None, quarter[sm]) if in_one_quarter else (year[sm], region[sm] if in_one_region else None, None)
+            groups.setdefault((*key, tuple(home[fine % n_pairs])), []).append(cell)
     jobs = []
     for (in_year, in_region, in_quarter, block), group in groups.items():
         if in_quarter is not None:
