@@ -129,12 +129,12 @@ def _pass(h: highspy.Highs, matrix, row_lo, row_up, col_lo, col_up, cost, maximi
         matrix = sp.csc_matrix(matrix)
     rowwise = sp.isspmatrix_csr(matrix)
     n_row, n_col = matrix.shape
-    as_float = lambda a: np.ascontiguousarray(a, dtype=float)  # noqa: E731
+    floats = [np.ascontiguousarray(a, dtype=float) for a in (cost, col_lo, col_up, row_lo, row_up)]
     h.passModel(n_col, n_row, matrix.nnz,
                 int(highspy.MatrixFormat.kRowwise if rowwise else highspy.MatrixFormat.kColwise),
                 int(highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize), 0.0,
-                as_float(cost), as_float(col_lo), as_float(col_up), as_float(row_lo), as_float(row_up),
-                matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32), as_float(matrix.data),
+                *floats, matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
+                np.ascontiguousarray(matrix.data, dtype=float),
                 np.zeros(n_col, dtype=np.int32))  # every column continuous: an LP
 
 
@@ -761,9 +761,12 @@ def home_jobs(cube: Cube, cells: np.ndarray) -> list[list[tuple]]:
         rows = cube.support[cells]
         first_fine = rows.indices[rows.indptr[:-1]]
         quarter_id, region_id = np.unique(quarter, return_inverse=True)[1], np.unique(region, return_inverse=True)[1]
-        sm_of = rows.indices // n_pairs
-        one_quarter = np.minimum.reduceat(quarter_id[sm_of], rows.indptr[:-1]) == np.maximum.reduceat(quarter_id[sm_of], rows.indptr[:-1])
-        one_region = np.minimum.reduceat(region_id[sm_of], rows.indptr[:-1]) == np.maximum.reduceat(region_id[sm_of], rows.indptr[:-1])
+        sm_of, starts = rows.indices // n_pairs, rows.indptr[:-1]
+
+        def one(ids: np.ndarray) -> np.ndarray:
+            return np.minimum.reduceat(ids[sm_of], starts) == np.maximum.reduceat(ids[sm_of], starts)
+
+        one_quarter, one_region = one(quarter_id), one(region_id)
         for cell, fine, in_one_quarter, in_one_region in zip(cells.tolist(), first_fine.tolist(), one_quarter, one_region):
             sm = fine // n_pairs
             key = (None, None, quarter[sm]) if in_one_quarter else (year[sm], region[sm] if in_one_region else None, None)
@@ -790,7 +793,8 @@ def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tupl
     `ensemble`, every partition and the cells' own modalities, not the other multiple-response or
     independent ones: a rise of `ensemble` must be absorbed in each partition, while the others stay
     below it untouched (on the national year's repairs: 67 of the 69 cells proven in a third of the
-    time, hence room for larger partners within the same width)."""
+    time). The partner is still chosen counting every modality: larger partners proved more cells but
+    took longer than the repairs they saved."""
     n_pairs, sms = len(cube.pairs), cube.service_months
     year = sms["periode"].str.slice(0, 4).to_numpy()
     unit = sms["region" if level == "pair" else level].to_numpy()
@@ -800,10 +804,10 @@ def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tupl
         units = np.unique(unit[own])
         if units.size == 1:
             groups.setdefault((year[own[0]], units[0]), []).append(int(cell))
-    partitions = modality_blocks(cube)[2][0] if level == "pair" else list(range(n_pairs))
+    always = modality_blocks(cube)[2][0] if level == "pair" else list(range(n_pairs))  # with the cells' own
     jobs = []
     for (in_year, in_unit), group in sorted(groups.items()):
-        modalities = sorted(set(partitions) | {int(cube.fine_cells(c)[0] % n_pairs) for c in group})
+        modalities = sorted(set(always) | {int(cube.fine_cells(c)[0] % n_pairs) for c in group})
         chosen = np.flatnonzero((year == in_year) & (unit == in_unit))
         if level == "pair":
             sizes = {r: int(((year == in_year) & (unit == r)).sum()) for r in np.unique(unit) if r != in_unit}
