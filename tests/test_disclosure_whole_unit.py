@@ -123,3 +123,52 @@ def test_the_pair_block_holds_both_regions(overseas):
     ((sms, block, cells),) = whole_unit_jobs(overseas, np.array([january]), "pair")[0]
     regions = set(overseas.service_months["region"].to_numpy()[sms])
     assert regions == {"06", "53"} and cells.tolist() == [january]
+
+
+@pytest.fixture
+def overseas_dimensions(tmp_path):
+    """The same two régions with a partition (axe) and two multiple-response modalities (p1, p2)."""
+    rows = (service_month(JAN, "DEAL-976", 2, axe={"a1": 2, "a2": 0}, problematique={"p1": 1, "p2": 2})
+            + service_month(FEB, "DEAL-976", 3, axe={"a1": 1, "a2": 2}, problematique={"p1": 2, "p2": 1})
+            + service_month(JAN, "DDTM-29", 20, axe={"a1": 8, "a2": 12}, problematique={"p1": 6, "p2": 9})
+            + service_month(FEB, "DDTM-29", 20, axe={"a1": 10, "a2": 10}, problematique={"p1": 7, "p2": 5}))
+    preset = load_nomenclature(write_preset(tmp_path, partitions={"axe": ("a1", "a2")}, multiple=("p1", "p2"), independent=()))
+    return build_cube(fine_frame(rows), services_frame({"DEAL-976": "976", "DDTM-29": "29"}), preset,
+                      parse_published_set(BY_MONTH_AND_YEAR))
+
+
+def _mayotte_january_p1(cube) -> int:
+    return int(cube.cells.with_row_index("i").filter(
+        (cube.cells["geo_code"] == "DEAL-976") & (cube.cells["periode"] == JAN)
+        & (cube.cells["dimension"] == "problematique") & (cube.cells["modalite"] == "p1"))["i"][0])
+
+
+def test_the_pair_block_holds_ensemble_the_partitions_and_the_cells_own_modalities(overseas_dimensions):
+    cube = overseas_dimensions
+    target = _mayotte_january_p1(cube)
+    ((sms, block, cells),) = whole_unit_jobs(cube, np.array([target]), "pair")[0]
+    held = set(cube.pairs) - {cube.pairs[m] for m in block}
+    assert held == {("problematique", "p2")} and cells.tolist() == [target]
+    assert set(cube.service_months["region"].to_numpy()[sms]) == {"06", "53"}
+
+
+def test_what_the_narrow_pair_block_cannot_free_is_checked_with_every_modality(overseas_dimensions):
+    """Mayotte's January p1 (1) rises to 5 only if its February `ensemble` falls to 0, which p2 (1 in
+    February) allows only when it moves too: the narrow pair block, p2 held, reaches 4. The audit must
+    not stop there: every modality of both régions frees it."""
+    cube = overseas_dimensions
+    target = _mayotte_january_p1(cube)
+    values, publishable = cube.values, cube.cells["publiable"].to_numpy()
+    secret = publishable & (values >= 1) & (values <= K - 1)
+    bretagne_p1 = cube.cells.with_row_index("i").filter(
+        (cube.cells["geo_code"] == "53") & (cube.cells["periode"] == "2025") & (cube.cells["dimension"] == "problematique")
+        & (cube.cells["modalite"] == "p1"))
+    secret[int(bretagne_p1["i"][0])] = True  # Mayotte's year p1 would be the nation minus Bretagne
+    assert interval(attacker_system(cube, secret), target) == pytest.approx((0, 5))
+    ((sms, block, _),) = whole_unit_jobs(cube, np.array([target]), "pair")[0]
+    index = CubeIndex(cube, secret)
+    assert System(index, sms, np.array(block)).intervals(np.array([target]), K)[target][1] == pytest.approx(4)
+    result = audit(cube, secret, K)
+    assert target not in result.failures.tolist()
+    lower, upper = result.bounds.get(target, (0.0, K))
+    assert upper >= K and upper - lower >= K - 1

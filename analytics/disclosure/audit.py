@@ -791,10 +791,12 @@ def whole_unit_jobs(cube: Cube, cells: np.ndarray, level: str) -> list[list[tupl
     alone when none does. A région with one service and a few active months (Mayotte) has its months
     pinned by the national months; only another région's months can swap with them. The block holds
     `ensemble`, every partition and the cells' own modalities, not the other multiple-response or
-    independent ones: a rise of `ensemble` must be absorbed in each partition, while the others stay
-    below it untouched (on the national year's repairs: 67 of the 69 cells proven in a third of the
-    time). The partner is still chosen counting every modality: larger partners proved more cells but
-    took longer than the repairs they saved."""
+    independent ones: a rise of `ensemble` must be absorbed in each partition, while the others mostly
+    stay below it untouched (on the national year's repairs: 67 of the 69 cells proven in a third of
+    the time). Held, they can keep `ensemble` from falling where it compensates: what this block leaves
+    is rechecked with every modality by `_widen` when few cells remain. The partner is still chosen
+    counting every modality: larger partners proved more cells but took longer than the repairs they
+    saved."""
     n_pairs, sms = len(cube.pairs), cube.service_months
     year = sms["periode"].str.slice(0, 4).to_numpy()
     unit = sms["region" if level == "pair" else level].to_numpy()
