@@ -55,8 +55,8 @@ UNIT_COLUMNS = 20_000  # a département or région for the year, every modality,
 UNIT_CELLS = 2_000  # and when no more cells than this fail in their home block (a quarter of it for régions)
 NARROW_COLUMNS = 1_000  # a block this narrow runs its witness rounds to the end
 PHASE_NAMES = ("nation par modalité", "régions", "nation par trimestre")  # the steps of `phases`
-PARALLEL_COLUMNS = 100_000  # fine cells in a phase's blocks below which worker processes cost more than they save
-WIDE_BLOCK = 10_000  # unless one block is this wide (its LP takes seconds)
+PARALLEL_COLUMNS = 50_000  # fine cells in a phase's blocks below which worker processes cost more than they save
+WIDE_BLOCK = 5_000  # unless one block is this wide (tenths of a second and more per LP: the narrow pairs of régions are 7 000-10 000 wide)
 
 
 def _silence_banner() -> None:
