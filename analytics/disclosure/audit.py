@@ -125,9 +125,9 @@ def _solver(interior: bool = False) -> highspy.Highs:
 def _pass(h: highspy.Highs, matrix, row_lo, row_up, col_lo, col_up, cost, maximise: bool) -> None:
     """Hand the LP to HiGHS as arrays (a HighsLp's fields copy each element: six times slower on a
     block); a CSR matrix goes row-wise as it is (HiGHS transposes it faster than scipy)."""
-    if not sp.isspmatrix_csr(matrix):
+    rowwise = sp.issparse(matrix) and matrix.format == "csr"
+    if not rowwise:
         matrix = sp.csc_matrix(matrix)
-    rowwise = sp.isspmatrix_csr(matrix)
     n_row, n_col = matrix.shape
     floats = [np.ascontiguousarray(a, dtype=float) for a in (cost, col_lo, col_up, row_lo, row_up)]
     h.passModel(n_col, n_row, matrix.nnz,

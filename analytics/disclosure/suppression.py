@@ -132,16 +132,28 @@ def _cheapest_several(want: int, secret: np.ndarray, values: np.ndarray, cost: n
     return chosen
 
 
-def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, cost: np.ndarray, k: int) -> int:
+def incidence(eqs: list[np.ndarray], n_cells: int) -> sp.csr_matrix:
+    """Cells x equations: row c lists the equations cell c appears in."""
+    sizes = np.array([eq.size for eq in eqs], dtype=np.int64)
+    cells = np.concatenate(eqs) if eqs else np.zeros(0, dtype=np.int64)
+    return sp.csr_matrix((np.ones(cells.size, dtype=bool), (cells, np.repeat(np.arange(len(eqs)), sizes))),
+                         shape=(n_cells, len(eqs)))
+
+
+def _equations_of(equations_of: sp.csr_matrix, cell: int) -> np.ndarray:
+    return equations_of.indices[equations_of.indptr[cell]:equations_of.indptr[cell + 1]]
+
+
+def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, cost: np.ndarray, k: int,
+               equations_of: sp.csr_matrix | None = None) -> int:
     """Give every secret of every equation room to move; returns the number of cells added.
 
     Sweeps over the equations in order until one changes nothing. An equation whose cells have not
     changed since it was last looked at would decide the same again: only the ones a new secret
-    touches are looked at again (the same pattern as looking at every one, in a fraction of the time)."""
-    sizes = np.array([eq.size for eq in eqs], dtype=np.int64)
-    cells = np.concatenate(eqs) if eqs else np.zeros(0, dtype=np.int64)
-    equations_of = sp.csr_matrix((np.ones(cells.size, dtype=bool), (cells, np.repeat(np.arange(len(eqs)), sizes))),
-                                 shape=(secret.size, len(eqs)))
+    touches are looked at again (the same pattern as looking at every one, in a fraction of the time).
+    `equations_of`: `incidence(eqs, secret.size)`, when the caller already has it."""
+    if equations_of is None:
+        equations_of = incidence(eqs, secret.size)
     dirty = [True] * len(eqs)
     added, changed = 0, True
     while changed:
@@ -166,7 +178,7 @@ def local_pass(eqs: list[np.ndarray], secret: np.ndarray, values: np.ndarray, co
             if pick is None:
                 continue
             secret[pick] = True
-            for j in equations_of.indices[equations_of.indptr[pick]:equations_of.indptr[pick + 1]]:
+            for j in _equations_of(equations_of, pick):
                 dirty[j] = True
             added += 1
             changed = True
@@ -208,16 +220,19 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
     secret = primary.copy()
     cost = costs(cube)
     eqs = equations(cube)
-    local_pass(eqs, secret, values, cost, k)
-    member_of: dict[int, list[int]] = {}
-    for i, eq in enumerate(eqs):
-        for cell in eq:
-            member_of.setdefault(int(cell), []).append(i)
+    equations_of = incidence(eqs, secret.size)
+    local_pass(eqs, secret, values, cost, k, equations_of)
     repairs = 0
     n_pairs = len(cube.pairs)
     pair_of = cube.support.indices[cube.support.indptr[:-1]] % n_pairs  # every cell has fine cells of one pair
     same_pair = [np.flatnonzero(publishable & (pair_of == p)) for p in range(n_pairs)]
     neighbours = Neighbours(cube, publishable)
+
+    def fellows(cell: int) -> np.ndarray:
+        """The cells sharing a published equation with `cell`; for a hidden cell, those touching its service-months."""
+        mine = _equations_of(equations_of, cell)
+        return np.unique(np.concatenate([eqs[i] for i in mine])) if mine.size else neighbours.of(cell)
+
     # National cells are the figures users look at first, and the LP duals of a hidden cell's witness
     # often name only national months (they pin every month's sum): a cell's first complements are
     # looked for below the nation; a cell that still fails after that may take national ones.
@@ -249,7 +264,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
                 continue
             picks = _cheapest_several(want, secret, values, cost, (
                 lambda: binding,
-                lambda: below(np.unique(np.concatenate([eqs[i] for i in member_of[cell]])) if cell in member_of else neighbours.of(cell)),
+                lambda: below(fellows(cell)),
                 lambda: below(neighbours.of(cell)),
                 lambda: same_pair[pair_of[cell]],  # everything around is secret already: the modality's other cells
             ))
@@ -264,7 +279,7 @@ def protect(cube: Cube, k: int, progress=None) -> Protection:
         if stalled >= STALLED_REPAIRS:  # complements keep coming but free nothing: the verdict stands
             break
         previous = result.failures
-        local_pass(eqs, secret, values, cost, k)
+        local_pass(eqs, secret, values, cost, k, equations_of)
         result = audit(cube, secret, k, certified=result.certified, progress=progress)
         audits.append(result.phase_seconds)
     given_back = 0
